@@ -1,0 +1,138 @@
+/*
+ * pktfilt.h - public API of libpktfilt, an iptables-compatible rule engine in user space.
+ *
+ * A pf_ruleset holds the tables (raw, mangle, nat, filter, security), their built-in and user
+ * chains, rules and counters, exactly as iptables-legacy models them. It is changed with
+ * iptables commands (as argv or as one string), restored from and saved to iptables-save text,
+ * and walked with the iteration functions below.
+ *
+ * Errors: every call that can fail returns 0 on success and -1 on failure, and fills the
+ * caller's struct pf_error with a code (the exit status iptables would use) and the message
+ * in iptables' own wording.
+ *
+ * Thread safety: a pf_ruleset is not internally locked. Calls on distinct rule sets may run
+ * concurrently; calls on one rule set must be serialised by the caller, except that any
+ * number of read-only calls (save, list, iteration) may run together when no call changes it.
+ * The library keeps no global mutable state.
+ */
+#ifndef PKTFILT_H
+#define PKTFILT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PF_API __attribute__((visibility("default")))
+#else
+#define PF_API
+#endif
+
+#define PF_VERSION "0.1.0"
+
+/* Error codes: the exit status iptables uses for the same failure. */
+enum pf_error_code {
+	PF_OK = 0,
+	PF_ERR_OTHER = 1,    /* the operation failed (no such rule, chain in use, ...) */
+	PF_ERR_PARAM = 2,    /* bad command line or rule text */
+	PF_ERR_VERSION = 3,  /* incompatible version */
+	PF_ERR_RESOURCE = 4, /* out of memory, lock held, I/O */
+};
+
+/* How a front-end should print the message (iptables prints three shapes). */
+enum pf_error_style {
+	PF_STYLE_PARAM, /* "PROG vVER (legacy): MSG\nTry `PROG -h' or 'PROG --help' ..." */
+	PF_STYLE_PLAIN, /* "PROG vVER (legacy): MSG" */
+	PF_STYLE_TABLE, /* "PROG: MSG." (libiptc's messages) */
+	PF_STYLE_RAW,   /* MSG as is */
+};
+
+struct pf_error {
+	int code;		  /* enum pf_error_code */
+	enum pf_error_style style;
+	int line;		  /* restore: the line that failed (1-based), else 0 */
+	char message[1024];
+};
+
+typedef struct pf_ruleset pf_ruleset;
+typedef struct pf_table pf_table;
+typedef struct pf_chain pf_chain;
+typedef struct pf_rule pf_rule;
+
+/* Create an empty rule set: every table with its built-in chains, policies ACCEPT. */
+PF_API pf_ruleset *pf_ruleset_new(void);
+PF_API void pf_ruleset_free(pf_ruleset *rs);
+/* Deep copy (used to make a change aside and commit it only when it succeeds). */
+PF_API pf_ruleset *pf_ruleset_clone(const pf_ruleset *rs);
+
+/*
+ * Run one iptables command, argv[0] being the program name (ignored), e.g.
+ * {"iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE"}.
+ * Listing commands (-L, -S) write to out. On failure the rule set is unchanged.
+ */
+PF_API int pf_ruleset_command(pf_ruleset *rs, int argc, char *const argv[], FILE *out,
+			      struct pf_error *err);
+/* The same, with the command as one string split as a shell would (quotes, backslashes). */
+PF_API int pf_ruleset_command_string(pf_ruleset *rs, const char *command, FILE *out,
+				     struct pf_error *err);
+
+/* Restore flags. */
+#define PF_RESTORE_NOFLUSH 0x1  /* --noflush: keep what is not in the input */
+#define PF_RESTORE_COUNTERS 0x2 /* --counters: take [pkts:bytes] from the input */
+#define PF_RESTORE_TEST 0x4     /* --test: parse and check only, change nothing */
+/* Tables take the order of the input for later saves (first listed = listed first), as when
+ * reloading a rule set saved by pf_ruleset_save(). */
+#define PF_RESTORE_LISTED_ORDER 0x8
+
+/*
+ * Restore from iptables-save text. Each table block (*table ... COMMIT) is all or nothing,
+ * as with iptables-restore: on an error the failing table is unchanged (tables committed
+ * earlier in the input stay committed) and err->line names the failing line.
+ * only_table: NULL, or restore just that table (--table).
+ */
+PF_API int pf_ruleset_restore(pf_ruleset *rs, const char *text, size_t len, unsigned flags,
+			      const char *only_table, struct pf_error *err);
+
+/* Save flags. */
+#define PF_SAVE_COUNTERS 0x1 /* -c: [pkts:bytes] before each rule */
+
+/* Write iptables-save text (without the "# Generated" comment lines) for one table or all
+ * tables that iptables-legacy-save would print (NULL). */
+PF_API int pf_ruleset_save(const pf_ruleset *rs, const char *table, unsigned flags, FILE *out,
+			   struct pf_error *err);
+
+/* Iteration. Tables in the order iptables-legacy-save prints them. */
+PF_API size_t pf_ruleset_table_count(const pf_ruleset *rs);
+PF_API const pf_table *pf_ruleset_table_at(const pf_ruleset *rs, size_t i);
+PF_API const pf_table *pf_ruleset_table(const pf_ruleset *rs, const char *name);
+PF_API const char *pf_table_name(const pf_table *t);
+/* Chains: built-in ones in hook order, then user chains sorted by name. */
+PF_API size_t pf_table_chain_count(const pf_table *t);
+PF_API const pf_chain *pf_table_chain_at(const pf_table *t, size_t i);
+PF_API const pf_chain *pf_table_chain(const pf_table *t, const char *name);
+PF_API const char *pf_chain_name(const pf_chain *c);
+PF_API int pf_chain_is_builtin(const pf_chain *c);
+/* "ACCEPT" or "DROP" for built-in chains, NULL for user chains. */
+PF_API const char *pf_chain_policy(const pf_chain *c);
+PF_API void pf_chain_policy_counters(const pf_chain *c, uint64_t *pkts, uint64_t *bytes);
+/* Number of rules that jump or go to this user chain. */
+PF_API unsigned pf_chain_references(const pf_chain *c);
+PF_API size_t pf_chain_rule_count(const pf_chain *c);
+PF_API const pf_rule *pf_chain_rule_at(const pf_chain *c, size_t i);
+PF_API void pf_rule_counters(const pf_rule *r, uint64_t *pkts, uint64_t *bytes);
+/* The rule as iptables -S prints it after "-A CHAIN" (e.g. "-p tcp -m tcp --dport 22 -j
+ * ACCEPT"); returns a malloc()ed string the caller frees, or NULL when out of memory. */
+PF_API char *pf_rule_format(const pf_rule *r);
+
+/* Print an error as iptables would, for a program called prog, to stream f. */
+PF_API void pf_error_print(const struct pf_error *err, const char *prog, FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * ext.h - the extension descriptor: what every match and target module exports.
+ *
+ * Each match (`-m NAME`) and target (`-j NAME`) lives in one file under ext/ and defines one
+ * `const struct pf_ext`. The descriptor carries the option table, the parser, the final check,
+ * the canonical printer for -S/save, the -L summary printer and the placement rules the kernel
+ * would enforce (tables and hooks). The core never switches on an extension's name: it only
+ * calls through this descriptor. All extension data is flat (no pointers), so rules can be
+ * copied with memcpy and compared with memcmp, as iptables compares rules for -D and -C.
+ */
+#ifndef PF_EXT_H
+#define PF_EXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/strbuf.h"
+#include "util/error.h"
+
+struct pf_rule;
+struct pf_ext;
+
+enum pf_ext_kind { PF_EXT_MATCH, PF_EXT_TARGET };
+
+enum pf_ext_arg {
+	PF_ARG_NONE,	 /* --flag */
+	PF_ARG_REQUIRED, /* --opt VALUE (the next argv word, whatever it starts with) */
+	PF_ARG_OPTIONAL, /* --opt [VALUE]: taken only when the next word does not start with '-' */
+};
+
+/* Option flags. */
+#define PF_OPT_INVERT 0x1 /* "! --opt" is allowed */
+#define PF_OPT_MULTI 0x2  /* may be given more than once */
+#define PF_OPT_NOCHECK 0x4 /* the extension checks ! and repetition itself */
+
+struct pf_ext_option {
+	const char *name; /* long name without the leading "--" */
+	int id;		  /* passed to parse(); also the bit number in pf_parse_ctx.seen */
+	enum pf_ext_arg arg;
+	unsigned flags;
+};
+
+/* What parse() and final_check() are given. */
+struct pf_parse_ctx {
+	const struct pf_ext *ext;
+	void *data;		      /* the extension's private, zeroed then init()ed data */
+	int id;			      /* option id (parse only) */
+	const char *name;	      /* option name as declared (parse only) */
+	const char *arg;	      /* argument or NULL */
+	bool invert;		      /* "!" was given before the option */
+	uint64_t seen;		      /* bit per option id already parsed (before this one) */
+	const struct pf_rule *rule;   /* the rule being built: core fields (ip.proto, ...) */
+	const char *table;	      /* table name */
+	struct pf_error *err;
+};
+
+/* Context for printing one instance. */
+struct pf_print_ctx {
+	const void *data;
+	const struct pf_rule *rule;
+	bool numeric; /* -n: no service names, no "anywhere" */
+};
+
+struct pf_ext {
+	const char *name;   /* as written after -m / -j */
+	enum pf_ext_kind kind;
+	uint8_t revision;
+	size_t data_size;   /* size of the private data; flat, memcpy-able */
+	size_t cmp_size;    /* bytes compared for -D/-C (0: all of data_size) */
+	const struct pf_ext_option *options; /* terminated by { .name = NULL } */
+
+	/* Table and hook restrictions enforced at commit, as the kernel's checkentry does.
+	 * table_names: NULL for any, else a NULL-terminated list. hooks: 0 for any, else
+	 * a mask of (1 << PF_HOOK_*). proto: 0 for any, else the required -p (not inverted). */
+	const char *const *tables;
+	unsigned hooks;
+	uint16_t proto;
+
+	/* Set defaults in zeroed data. May be NULL. */
+	void (*init)(void *data);
+	/* Parse one option. Return 0, or -1 with ctx->err set. */
+	int (*parse)(struct pf_parse_ctx *ctx);
+	/* Called after the whole command line is parsed (ctx->seen holds all options).
+	 * Return 0, or -1 with ctx->err set. May be NULL. */
+	int (*final_check)(struct pf_parse_ctx *ctx);
+	/* Append the options as iptables-save prints them, each with a leading space
+	 * (e.g. " --dport 22"). "-m NAME" / "-j NAME" is printed by the core. */
+	void (*save)(const struct pf_print_ctx *ctx, struct pf_strbuf *out);
+	/* Append the -L summary (e.g. "tcp dpt:22 " ... as iptables' print()), each part with
+	 * its leading space as iptables prints it. May be NULL (prints nothing). */
+	void (*print)(const struct pf_print_ctx *ctx, struct pf_strbuf *out);
+	/* Further checks the kernel's checkentry makes when the table is committed, given the
+	 * rule, this instance's data, the table name and the mask of hooks the rule's chain is
+	 * reachable from. Return 0, or an errno value (EINVAL: "Invalid argument. Run `dmesg'
+	 * for more information", ENOENT: "No chain/target/match by that name", ...).
+	 * May be NULL. */
+	int (*check_entry)(const struct pf_rule *rule, const void *data, const char *table,
+			   unsigned hooks);
+	/* Optional: does this instance need connection tracking (used later by the engine). */
+	bool needs_conntrack;
+};
+
+/* The registry: all known extensions. */
+const struct pf_ext *pf_ext_find(const char *name, enum pf_ext_kind kind);
+/* All registered extensions, NULL-terminated. */
+extern const struct pf_ext *const pf_ext_registry[];
+
+/* Netfilter hooks (same numbering as the kernel's NF_INET_*). */
+enum pf_hook {
+	PF_HOOK_PRE_ROUTING = 0,
+	PF_HOOK_LOCAL_IN = 1,
+	PF_HOOK_FORWARD = 2,
+	PF_HOOK_LOCAL_OUT = 3,
+	PF_HOOK_POST_ROUTING = 4,
+	PF_HOOK_COUNT = 5,
+};
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * registry.c - the one table of extensions. Adding an extension: its own file under ext/ and
+ * one line here.
+ */
+#include <string.h>
+
+#include "ext/ext.h"
+
+/* TODO(before resolving the foundation issue): drop PF_WEAK once every file exists. */
+#define PF_WEAK __attribute__((weak))
+#define MATCH(n) extern const struct pf_ext pf_match_##n PF_WEAK;
+#define TARGET(n) extern const struct pf_ext pf_target_##n PF_WEAK;
+#include "ext/registry.def"
+#undef MATCH
+#undef TARGET
+
+const struct pf_ext *const pf_ext_registry[] = {
+#define MATCH(n) &pf_match_##n,
+#define TARGET(n) &pf_target_##n,
+#include "ext/registry.def"
+#undef MATCH
+#undef TARGET
+	NULL,
+};
+
+const struct pf_ext *pf_ext_find(const char *name, enum pf_ext_kind kind)
+{
+	size_t n = sizeof(pf_ext_registry) / sizeof(pf_ext_registry[0]) - 1;
+	for (const struct pf_ext *const *e = pf_ext_registry; e < pf_ext_registry + n; e++)
+		if (*e && (*e)->kind == kind && strcmp((*e)->name, name) == 0)
+			return *e;
+	return NULL;
+}

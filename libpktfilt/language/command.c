@@ -1,0 +1,1330 @@
+/*
+ * command.c - parse and run one iptables command line (iptables' do_command4): options and
+ * their conflicts, extension loading and option dispatch, address expansion, and the table
+ * operations (-A -C -D -I -R -L -S -F -Z -N -X -P -E), with iptables' messages.
+ */
+#include "language/command.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "language/print.h"
+#include "language/xtutil.h"
+#include "util/error.h"
+
+enum {
+	CMD_NONE = 0,
+	CMD_INSERT = 1 << 0,
+	CMD_DELETE = 1 << 1,
+	CMD_DELETE_NUM = 1 << 2,
+	CMD_REPLACE = 1 << 3,
+	CMD_APPEND = 1 << 4,
+	CMD_LIST = 1 << 5,
+	CMD_FLUSH = 1 << 6,
+	CMD_ZERO = 1 << 7,
+	CMD_NEW_CHAIN = 1 << 8,
+	CMD_DELETE_CHAIN = 1 << 9,
+	CMD_SET_POLICY = 1 << 10,
+	CMD_RENAME_CHAIN = 1 << 11,
+	CMD_LIST_RULES = 1 << 12,
+	CMD_ZERO_NUM = 1 << 13,
+	CMD_CHECK = 1 << 14,
+};
+#define NUMBER_OF_CMD 15
+static const char cmdflags[NUMBER_OF_CMD] = {'I', 'D', 'D', 'R', 'A', 'L', 'F', 'Z',
+					      'N', 'X', 'P', 'E', 'S', 'Z', 'C'};
+#define CMD_IDRAC (CMD_INSERT | CMD_DELETE | CMD_REPLACE | CMD_APPEND | CMD_CHECK)
+
+enum {
+	OPT_NUMERIC = 1 << 0,
+	OPT_SOURCE = 1 << 1,
+	OPT_DESTINATION = 1 << 2,
+	OPT_PROTOCOL = 1 << 3,
+	OPT_JUMP = 1 << 4,
+	OPT_VERBOSE = 1 << 5,
+	OPT_EXPANDED = 1 << 6,
+	OPT_VIANAMEIN = 1 << 7,
+	OPT_VIANAMEOUT = 1 << 8,
+	OPT_LINENUMBERS = 1 << 9,
+	OPT_COUNTERS = 1 << 10,
+	OPT_FRAGMENT = 1 << 11,
+};
+#define NUMBER_OF_OPT 12
+static const char *const optflags[NUMBER_OF_OPT] = {
+	"-n", "-s", "-d", "-p", "-j", "-v", "-x", "-i", "-o", "--line-numbers", "-c", "-f"};
+static const char optchars[NUMBER_OF_OPT] = {'n', 's', 'd', 'p', 'j', 'v',
+					     'x', 'i', 'o', '0', 'c', 'f'};
+static const int inverse_for_options[NUMBER_OF_OPT] = {
+	0, PF_INV_SRCIP, PF_INV_DSTIP, PF_INV_PROTO, 0, 0, 0, PF_INV_VIA_IN, PF_INV_VIA_OUT,
+	0, 0, PF_INV_FRAG};
+static const unsigned options_v_commands[NUMBER_OF_OPT] = {
+	CMD_LIST,
+	CMD_IDRAC,
+	CMD_IDRAC,
+	CMD_IDRAC,
+	CMD_IDRAC,
+	~0u,
+	CMD_LIST,
+	CMD_IDRAC,
+	CMD_IDRAC,
+	CMD_LIST,
+	CMD_INSERT | CMD_REPLACE | CMD_APPEND | CMD_SET_POLICY,
+	CMD_IDRAC,
+};
+
+/* Core long options; short letter or a code >= 256. */
+enum { LONG_LINENUMBERS = 256, LONG_IPV4, LONG_IPV6, LONG_MODPROBE_ONLY };
+enum core_arg { A_NONE, A_REQ, A_OPT };
+struct core_opt {
+	const char *name;
+	int code;
+	enum core_arg arg;
+};
+static const struct core_opt core_opts[] = {
+	{"append", 'A', A_REQ},
+	{"delete", 'D', A_REQ},
+	{"check", 'C', A_REQ},
+	{"insert", 'I', A_REQ},
+	{"replace", 'R', A_REQ},
+	{"list", 'L', A_OPT},
+	{"list-rules", 'S', A_OPT},
+	{"flush", 'F', A_OPT},
+	{"zero", 'Z', A_OPT},
+	{"new-chain", 'N', A_REQ},
+	{"delete-chain", 'X', A_OPT},
+	{"rename-chain", 'E', A_REQ},
+	{"policy", 'P', A_REQ},
+	{"source", 's', A_REQ},
+	{"destination", 'd', A_REQ},
+	{"src", 's', A_REQ},
+	{"dst", 'd', A_REQ},
+	{"protocol", 'p', A_REQ},
+	{"in-interface", 'i', A_REQ},
+	{"jump", 'j', A_REQ},
+	{"table", 't', A_REQ},
+	{"match", 'm', A_REQ},
+	{"numeric", 'n', A_NONE},
+	{"out-interface", 'o', A_REQ},
+	{"verbose", 'v', A_NONE},
+	{"wait", 'w', A_OPT},
+	{"wait-interval", 'W', A_OPT},
+	{"exact", 'x', A_NONE},
+	{"fragments", 'f', A_NONE},
+	{"fragment", 'f', A_NONE},
+	{"version", 'V', A_NONE},
+	{"help", 'h', A_OPT},
+	{"line-numbers", LONG_LINENUMBERS, A_NONE},
+	{"modprobe", 'M', A_REQ},
+	{"set-counters", 'c', A_REQ},
+	{"goto", 'g', A_REQ},
+	{"ipv4", '4', A_NONE},
+	{"ipv6", '6', A_NONE},
+	{NULL, 0, A_NONE},
+};
+/* Short options: letter -> argument kind. */
+static enum core_arg short_arg(int c, bool *known)
+{
+	*known = true;
+	switch (c) {
+	case 'A': case 'C': case 'D': case 'R': case 'I': case 'M': case 'N': case 'E':
+	case 'P': case 'o': case 'p': case 's': case 'd': case 'j': case 'i': case 't':
+	case 'm': case 'c': case 'g':
+		return A_REQ;
+	case 'L': case 'S': case 'F': case 'Z': case 'X': case 'h': case 'w': case 'W':
+		return A_OPT;
+	case 'V': case 'f': case 'b': case 'v': case 'n': case 'x': case '4': case '6':
+		return A_NONE;
+	default:
+		*known = false;
+		return A_NONE;
+	}
+}
+
+/* One loaded extension instance during parsing. */
+struct loaded {
+	const struct pf_ext *ext;
+	struct pf_ext_inst *inst; /* in the rule (matches) or &rule->target */
+	uint64_t seen;
+};
+
+struct cmd_state {
+	struct pf_ruleset *rs;
+	struct pf_table *forced_table; /* restore: the table of the block */
+	int argc;
+	char *const *argv;
+	int optind;
+	struct pf_error *err;
+
+	unsigned command;
+	unsigned options;
+	const char *chain;
+	const char *newname;
+	const char *policy;
+	unsigned rulenum;
+	bool has_rulenum;
+	const char *table;
+	const char *shost, *dhost;
+	const char *protocol;
+	const char *jumpto;
+	bool proto_used;
+	int verbose;
+	bool invert;
+	struct pf_counters counters;
+
+	struct pf_rule *rule;
+	struct loaded loaded[64]; /* matches then (maybe) the target, in load order */
+	unsigned nloaded;
+	bool has_target_ext;
+};
+
+static char cmd2char(unsigned cmd)
+{
+	for (int i = 0; i < NUMBER_OF_CMD; i++)
+		if (cmd & (1u << i))
+			return cmdflags[i];
+	return '?';
+}
+
+static int add_command(struct cmd_state *st, unsigned newcmd, unsigned othercmds)
+{
+	if (st->invert)
+		return pf_err_param(st->err, "unexpected '!' flag");
+	if (st->command & ~othercmds)
+		return pf_err_param(st->err, "Cannot use -%c with -%c\n", cmd2char(newcmd),
+				    cmd2char(st->command & ~othercmds));
+	st->command |= newcmd;
+	return 0;
+}
+
+static int opt_index(unsigned option)
+{
+	int i = 0;
+	while ((1u << i) != option)
+		i++;
+	return i;
+}
+
+static int set_option(struct cmd_state *st, unsigned option)
+{
+	int i = opt_index(option);
+	if (st->options & option)
+		return pf_err_param(st->err, "multiple -%c flags not allowed", optchars[i]);
+	st->options |= option;
+	if (st->invert) {
+		if (!inverse_for_options[i])
+			return pf_err_param(st->err, "cannot have ! before -%c", optchars[i]);
+		st->rule->ip.invflags |= (uint8_t)inverse_for_options[i];
+	}
+	return 0;
+}
+
+static bool has_arg(const struct cmd_state *st)
+{
+	return st->optind < st->argc && st->argv[st->optind][0] != '-' &&
+	       st->argv[st->optind][0] != '!';
+}
+
+static int parse_rulenumber(struct cmd_state *st, const char *s, unsigned *out)
+{
+	uint64_t v;
+	if (!pf_strtoui(s, 1, 0x7fffffff, &v))
+		return pf_err_param(st->err, "Invalid rule number `%s'", s);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_interface(struct cmd_state *st, const char *arg, char *name, uint8_t *plus)
+{
+	size_t len = strlen(arg);
+	if (len >= PF_IFNAMSIZ)
+		return pf_err_param(st->err,
+				    "interface name `%s' must be shorter than IFNAMSIZ (%i)", arg,
+				    PF_IFNAMSIZ - 1);
+	memset(name, 0, PF_IFNAMSIZ);
+	*plus = 0;
+	if (len == 0)
+		return 0;
+	if (strcmp(arg, "+") == 0)
+		return 0; /* matches every interface: stored empty, as the kernel sees it */
+	memcpy(name, arg, len);
+	if (arg[len - 1] == '+')
+		*plus = 1;
+	return 0;
+}
+
+static struct loaded *load_ext(struct cmd_state *st, const struct pf_ext *ext)
+{
+	if (st->nloaded >= sizeof(st->loaded) / sizeof(st->loaded[0])) {
+		pf_err_param(st->err, "too many matches");
+		return NULL;
+	}
+	struct loaded *l = &st->loaded[st->nloaded];
+	memset(l, 0, sizeof(*l));
+	l->ext = ext;
+	if (ext->kind == PF_EXT_MATCH) {
+		if (!pf_rule_add_match(st->rule, ext))
+			goto nomem;
+	} else {
+		if (pf_rule_set_target_ext(st->rule, ext))
+			goto nomem;
+		st->has_target_ext = true;
+	}
+	st->nloaded++;
+	return l;
+nomem:
+	pf_err_set(st->err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
+	return NULL;
+}
+
+static struct pf_ext_inst *loaded_inst(struct cmd_state *st, unsigned idx)
+{
+	/* Matches are stored in the rule in load order; the target separately. */
+	const struct loaded *l = &st->loaded[idx];
+	if (l->ext->kind == PF_EXT_TARGET)
+		return &st->rule->target;
+	unsigned m = 0;
+	for (unsigned i = 0; i < idx; i++)
+		if (st->loaded[i].ext->kind == PF_EXT_MATCH)
+			m++;
+	return &st->rule->matches[m];
+}
+
+/* Find an extension option by exact name, then by unique prefix (as getopt_long), among
+ * loaded extensions, most recently loaded first. */
+static int find_ext_option(struct cmd_state *st, const char *name, size_t namelen,
+			   unsigned *which, const struct pf_ext_option **opt)
+{
+	int found = 0;
+	for (int pass = 0; pass < 2 && !found; pass++) {
+		for (int i = (int)st->nloaded - 1; i >= 0; i--) {
+			const struct pf_ext_option *o = st->loaded[i].ext->options;
+			for (; o && o->name; o++) {
+				bool exact = strlen(o->name) == namelen &&
+					     strncmp(o->name, name, namelen) == 0;
+				bool prefix = strncmp(o->name, name, namelen) == 0;
+				if ((pass == 0 && exact) || (pass == 1 && prefix)) {
+					if (found && pass == 1 && *opt != o &&
+					    strcmp((*opt)->name, o->name) != 0) {
+						return -2; /* ambiguous */
+					}
+					if (!found) {
+						*which = (unsigned)i;
+						*opt = o;
+					}
+					found = 1;
+					if (pass == 0)
+						return 1;
+				}
+			}
+		}
+	}
+	return found;
+}
+
+/* Load the protocol's match (-p tcp, then --dport) when an option is unknown. */
+static bool load_proto(struct cmd_state *st)
+{
+	if (!st->protocol)
+		return false;
+	char buf[64];
+	const char *name = NULL;
+	int p = pf_parse_proto(st->protocol);
+	if (p > 0)
+		name = pf_proto_name((uint16_t)p, buf, sizeof(buf));
+	if (!name)
+		return false;
+	const struct pf_ext *ext = pf_ext_find(name, PF_EXT_MATCH);
+	if (!ext)
+		return false;
+	if (st->proto_used)
+		return false;
+	st->proto_used = true;
+	return load_ext(st, ext) != NULL;
+}
+
+static int run_ext_option(struct cmd_state *st, unsigned which, const struct pf_ext_option *o,
+			  const char *arg)
+{
+	struct loaded *l = &st->loaded[which];
+	struct pf_ext_inst *inst = loaded_inst(st, which);
+	if (!(o->flags & PF_OPT_NOCHECK)) {
+		if (st->invert && !(o->flags & PF_OPT_INVERT))
+			return pf_err_param(st->err, "unexpected ! flag before --%s", o->name);
+		if (!(o->flags & PF_OPT_MULTI) && (l->seen & (1ull << o->id)))
+			return pf_err_param(st->err, "%s: option \"--%s\" can only be used once.",
+					    l->ext->name, o->name);
+	}
+	struct pf_parse_ctx ctx = {
+		.ext = l->ext,
+		.data = inst->data,
+		.id = o->id,
+		.name = o->name,
+		.arg = arg,
+		.invert = st->invert,
+		.seen = l->seen,
+		.rule = st->rule,
+		.table = st->table,
+		.err = st->err,
+	};
+	if (l->ext->parse && l->ext->parse(&ctx))
+		return -1;
+	l->seen |= 1ull << o->id;
+	st->invert = false;
+	return 0;
+}
+
+static int handle_ext_long(struct cmd_state *st, const char *word)
+{
+	const char *name = word + 2;
+	const char *eq = strchr(name, '=');
+	size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		unsigned which = 0;
+		const struct pf_ext_option *o = NULL;
+		int f = find_ext_option(st, name, namelen, &which, &o);
+		if (f == -2)
+			return pf_err_param(st->err, "unknown option \"%s\"", word);
+		if (f == 1) {
+			const char *arg = NULL;
+			if (o->arg == PF_ARG_NONE) {
+				if (eq)
+					return pf_err_param(st->err, "unknown option \"%s\"", word);
+			} else if (eq) {
+				arg = eq + 1;
+			} else if (o->arg == PF_ARG_REQUIRED) {
+				if (st->optind >= st->argc)
+					return pf_err_param(st->err,
+							    "option \"%s\" requires an argument",
+							    word);
+				arg = st->argv[st->optind++];
+			} else if (has_arg(st)) {
+				arg = st->argv[st->optind++];
+			}
+			return run_ext_option(st, which, o, arg);
+		}
+		if (attempt == 0 && !load_proto(st))
+			break;
+		if (attempt == 0 && st->err->code)
+			return -1;
+	}
+	return pf_err_param(st->err, "unknown option \"%s\"", word);
+}
+
+static int command_match(struct cmd_state *st, const char *name)
+{
+	if (st->invert)
+		return pf_err_param(st->err, "unexpected ! flag before --match");
+	const struct pf_ext *ext = pf_ext_find(name, PF_EXT_MATCH);
+	if (!ext)
+		return pf_err_param(st->err, "Couldn't load match `%s':No such file or directory\n",
+				    name);
+	return load_ext(st, ext) ? 0 : -1;
+}
+
+static bool is_standard_target(const char *name)
+{
+	return strcmp(name, "ACCEPT") == 0 || strcmp(name, "DROP") == 0 ||
+	       strcmp(name, "QUEUE") == 0 || strcmp(name, "RETURN") == 0;
+}
+
+static int command_jump(struct cmd_state *st, const char *name)
+{
+	if (set_option(st, OPT_JUMP))
+		return -1;
+	size_t len = strlen(name);
+	if (len >= PF_CHAIN_MAXNAMELEN + 1)
+		return pf_err_param(st->err, "Invalid target name `%s' (%u chars max)", name,
+				    PF_CHAIN_MAXNAMELEN);
+	for (size_t i = 0; i < len; i++)
+		if (isspace((unsigned char)name[i]))
+			return pf_err_param(st->err, "Invalid target name `%s'", name);
+	st->jumpto = name;
+	if (is_standard_target(name))
+		return 0;
+	const struct pf_ext *ext = pf_ext_find(name, PF_EXT_TARGET);
+	if (ext && !load_ext(st, ext))
+		return -1;
+	return 0;
+}
+
+static int parse_short_or_long(struct cmd_state *st, int code, const char *optarg,
+			       const char *word)
+{
+	struct pf_rule *r = st->rule;
+	switch (code) {
+	case 'A':
+		if (add_command(st, CMD_APPEND, CMD_NONE))
+			return -1;
+		st->chain = optarg;
+		break;
+	case 'C':
+		if (add_command(st, CMD_CHECK, CMD_NONE))
+			return -1;
+		st->chain = optarg;
+		break;
+	case 'D':
+		if (add_command(st, CMD_DELETE, CMD_NONE))
+			return -1;
+		st->chain = optarg;
+		if (has_arg(st)) {
+			if (parse_rulenumber(st, st->argv[st->optind++], &st->rulenum))
+				return -1;
+			st->command = CMD_DELETE_NUM;
+		}
+		break;
+	case 'R':
+		if (add_command(st, CMD_REPLACE, CMD_NONE))
+			return -1;
+		st->chain = optarg;
+		if (has_arg(st)) {
+			if (parse_rulenumber(st, st->argv[st->optind++], &st->rulenum))
+				return -1;
+		} else {
+			return pf_err_param(st->err, "-%c requires a rule number",
+					    cmd2char(CMD_REPLACE));
+		}
+		break;
+	case 'I':
+		if (add_command(st, CMD_INSERT, CMD_NONE))
+			return -1;
+		st->chain = optarg;
+		if (has_arg(st)) {
+			if (parse_rulenumber(st, st->argv[st->optind++], &st->rulenum))
+				return -1;
+		} else {
+			st->rulenum = 1;
+		}
+		break;
+	case 'L':
+		if (add_command(st, CMD_LIST, CMD_ZERO | CMD_ZERO_NUM))
+			return -1;
+		if (optarg)
+			st->chain = optarg;
+		else if (has_arg(st))
+			st->chain = st->argv[st->optind++];
+		if (has_arg(st)) {
+			if (parse_rulenumber(st, st->argv[st->optind++], &st->rulenum))
+				return -1;
+		}
+		break;
+	case 'S':
+		if (add_command(st, CMD_LIST_RULES, CMD_ZERO | CMD_ZERO_NUM))
+			return -1;
+		if (optarg)
+			st->chain = optarg;
+		else if (has_arg(st))
+			st->chain = st->argv[st->optind++];
+		if (has_arg(st)) {
+			if (parse_rulenumber(st, st->argv[st->optind++], &st->rulenum))
+				return -1;
+		}
+		break;
+	case 'F':
+		if (add_command(st, CMD_FLUSH, CMD_NONE))
+			return -1;
+		if (optarg)
+			st->chain = optarg;
+		else if (has_arg(st))
+			st->chain = st->argv[st->optind++];
+		break;
+	case 'Z':
+		if (add_command(st, CMD_ZERO, CMD_LIST | CMD_LIST_RULES))
+			return -1;
+		if (optarg)
+			st->chain = optarg;
+		else if (has_arg(st))
+			st->chain = st->argv[st->optind++];
+		if (has_arg(st)) {
+			if (parse_rulenumber(st, st->argv[st->optind++], &st->rulenum))
+				return -1;
+			st->command = (st->command & ~CMD_ZERO) | CMD_ZERO_NUM;
+		}
+		break;
+	case 'N':
+		if (add_command(st, CMD_NEW_CHAIN, CMD_NONE))
+			return -1;
+		if (optarg[0] == '-' || optarg[0] == '!')
+			return pf_err_param(st->err, "chain name not allowed to start with `%c'\n",
+					    optarg[0]);
+		if (is_standard_target(optarg) || pf_ext_find(optarg, PF_EXT_TARGET))
+			return pf_err_param(st->err, "chain name may not clash with target name\n");
+		st->chain = optarg;
+		break;
+	case 'X':
+		if (add_command(st, CMD_DELETE_CHAIN, CMD_NONE))
+			return -1;
+		if (optarg)
+			st->chain = optarg;
+		else if (has_arg(st))
+			st->chain = st->argv[st->optind++];
+		break;
+	case 'E':
+		if (add_command(st, CMD_RENAME_CHAIN, CMD_NONE))
+			return -1;
+		st->chain = optarg;
+		if (has_arg(st))
+			st->newname = st->argv[st->optind++];
+		else
+			return pf_err_param(st->err,
+					    "-%c requires old-chain-name and new-chain-name",
+					    cmd2char(CMD_RENAME_CHAIN));
+		break;
+	case 'P':
+		if (add_command(st, CMD_SET_POLICY, CMD_NONE))
+			return -1;
+		st->chain = optarg;
+		if (has_arg(st))
+			st->policy = st->argv[st->optind++];
+		else
+			return pf_err_param(st->err, "-%c requires a chain and a policy",
+					    cmd2char(CMD_SET_POLICY));
+		break;
+	case 'h':
+		st->command |= 1u << 30; /* help: handled by the front-end */
+		break;
+	case 'p': {
+		if (set_option(st, OPT_PROTOCOL))
+			return -1;
+		int p = pf_parse_proto(optarg);
+		if (p < 0)
+			return pf_err_param(st->err, "unknown protocol \"%s\" specified", optarg);
+		r->ip.proto = (uint16_t)p;
+		st->protocol = optarg;
+		if (p == 0 && (r->ip.invflags & PF_INV_PROTO))
+			return pf_err_param(st->err, "rule would never match protocol");
+		break;
+	}
+	case 's':
+		if (set_option(st, OPT_SOURCE))
+			return -1;
+		st->shost = optarg;
+		break;
+	case 'd':
+		if (set_option(st, OPT_DESTINATION))
+			return -1;
+		st->dhost = optarg;
+		break;
+	case 'g':
+		if (set_option(st, OPT_JUMP))
+			return -1;
+		r->ip.flags |= PF_F_GOTO;
+		st->jumpto = optarg;
+		break;
+	case 'j':
+		if (command_jump(st, optarg))
+			return -1;
+		break;
+	case 'i':
+		if (optarg[0] == '\0')
+			return pf_err_param(st->err,
+					    "Empty interface is likely to be undesired");
+		if (set_option(st, OPT_VIANAMEIN))
+			return -1;
+		if (parse_interface(st, optarg, r->ip.iniface, &r->ip.iniface_plus))
+			return -1;
+		break;
+	case 'o':
+		if (optarg[0] == '\0')
+			return pf_err_param(st->err,
+					    "Empty interface is likely to be undesired");
+		if (set_option(st, OPT_VIANAMEOUT))
+			return -1;
+		if (parse_interface(st, optarg, r->ip.outiface, &r->ip.outiface_plus))
+			return -1;
+		break;
+	case 'f':
+		if (set_option(st, OPT_FRAGMENT))
+			return -1;
+		r->ip.flags |= PF_F_FRAG;
+		break;
+	case 'v':
+		if (!st->verbose && set_option(st, OPT_VERBOSE))
+			return -1;
+		st->verbose++;
+		break;
+	case 'm':
+		if (command_match(st, optarg))
+			return -1;
+		break;
+	case 'n':
+		if (set_option(st, OPT_NUMERIC))
+			return -1;
+		break;
+	case 't':
+		if (st->invert)
+			return pf_err_param(st->err, "unexpected ! flag before --table");
+		if (st->forced_table)
+			return pf_err_set(st->err, PF_ERR_PARAM, PF_STYLE_RAW,
+					  "The -t option cannot be used in iptables-restore.");
+		st->table = optarg;
+		break;
+	case 'x':
+		if (set_option(st, OPT_EXPANDED))
+			return -1;
+		break;
+	case 'V':
+		st->command |= 1u << 29; /* version: handled by the front-end */
+		break;
+	case 'w':
+	case 'W':
+		/* The lock is the front-end's business; accepted and ignored here. */
+		if (!optarg && has_arg(st))
+			st->optind++;
+		break;
+	case 'M':
+	case '4':
+		break;
+	case '6':
+		return pf_err_set(st->err, PF_ERR_PARAM, PF_STYLE_RAW,
+				  "This is the IPv4 version of iptables.");
+	case LONG_LINENUMBERS:
+		if (set_option(st, OPT_LINENUMBERS))
+			return -1;
+		break;
+	case 'c': {
+		if (set_option(st, OPT_COUNTERS))
+			return -1;
+		const char *pcnt = optarg;
+		const char *bcnt = pcnt[0] ? strchr(pcnt + 1, ',') : NULL;
+		if (bcnt)
+			bcnt++;
+		if (!bcnt && has_arg(st))
+			bcnt = st->argv[st->optind++];
+		if (!bcnt)
+			return pf_err_param(st->err, "-c requires packet and byte counter");
+		unsigned long long v;
+		if (sscanf(pcnt, "%llu", &v) != 1)
+			return pf_err_param(st->err, "-c packet counter not numeric");
+		st->counters.pkts = v;
+		if (sscanf(bcnt, "%llu", &v) != 1)
+			return pf_err_param(st->err, "-c byte counter not numeric");
+		st->counters.bytes = v;
+		break;
+	}
+	default:
+		return pf_err_param(st->err, "unknown option \"%s\"", word);
+	}
+	st->invert = false;
+	return 0;
+}
+
+static int parse_argv(struct cmd_state *st)
+{
+	while (st->optind < st->argc) {
+		const char *word = st->argv[st->optind++];
+		if (word[0] == '-' && word[1] == '-' && word[2] != '\0') {
+			const char *name = word + 2;
+			const char *eq = strchr(name, '=');
+			size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
+			const struct core_opt *hit = NULL;
+			int nhits = 0;
+			for (const struct core_opt *o = core_opts; o->name; o++) {
+				if (strlen(o->name) == namelen && !strncmp(o->name, name, namelen)) {
+					hit = o;
+					nhits = 1;
+					break;
+				}
+			}
+			if (!hit) {
+				/* A unique prefix of a core option wins only when no extension
+				 * option has that exact name. */
+				unsigned w;
+				const struct pf_ext_option *eo;
+				if (find_ext_option(st, name, namelen, &w, &eo) == 1)
+					nhits = -1;
+				else
+					for (const struct core_opt *o = core_opts; o->name; o++)
+						if (!strncmp(o->name, name, namelen) &&
+						    (!hit || hit->code != o->code)) {
+							hit = o;
+							nhits++;
+						}
+			}
+			if (nhits != 1) {
+				if (handle_ext_long(st, word))
+					return -1;
+				continue;
+			}
+			const char *arg = NULL;
+			if (hit->arg == A_NONE && eq)
+				return pf_err_param(st->err, "unknown option \"%s\"", word);
+			if (eq) {
+				arg = eq + 1;
+			} else if (hit->arg == A_REQ) {
+				if (st->optind >= st->argc)
+					return pf_err_param(st->err,
+							    "option \"%s\" requires an argument",
+							    word);
+				arg = st->argv[st->optind++];
+			}
+			if (parse_short_or_long(st, hit->code, arg, word))
+				return -1;
+			continue;
+		}
+		if (word[0] == '-' && word[1] != '\0' && word[1] != '-') {
+			/* A cluster of short options: -nvL, -jACCEPT, -A INPUT. */
+			for (const char *p = word + 1; *p; p++) {
+				bool known;
+				enum core_arg a = short_arg((unsigned char)*p, &known);
+				char optname[3] = {'-', *p, '\0'};
+				if (!known) {
+					if (load_proto(st))
+						return pf_err_param(st->err, "unknown option \"%s\"",
+								    word);
+					return pf_err_param(st->err, "unknown option \"%s\"", optname);
+				}
+				const char *arg = NULL;
+				if (a != A_NONE && p[1]) {
+					arg = p + 1;
+				} else if (a == A_REQ) {
+					if (st->optind >= st->argc)
+						return pf_err_param(
+							st->err, "option requires an argument -- '%c'",
+							*p);
+					arg = st->argv[st->optind++];
+				}
+				if (parse_short_or_long(st, (unsigned char)*p, arg, word))
+					return -1;
+				if (arg && a != A_NONE && p[1])
+					break;
+			}
+			continue;
+		}
+		if (word[0] == '!' && word[1] == '\0') {
+			if (st->invert)
+				return pf_err_param(st->err, "multiple consecutive ! not allowed");
+			st->invert = true;
+			continue;
+		}
+		return pf_err_param(st->err, "Bad argument `%s'\n", word);
+	}
+	return 0;
+}
+
+static int final_checks(struct cmd_state *st)
+{
+	for (unsigned i = 0; i < st->nloaded; i++) {
+		struct loaded *l = &st->loaded[i];
+		if (!l->ext->final_check)
+			continue;
+		struct pf_ext_inst *inst = loaded_inst(st, i);
+		struct pf_parse_ctx ctx = {
+			.ext = l->ext,
+			.data = inst->data,
+			.seen = l->seen,
+			.rule = st->rule,
+			.table = st->table,
+			.err = st->err,
+		};
+		if (l->ext->final_check(&ctx))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- operations ---- */
+
+static int table_err(struct cmd_state *st, const char *msg)
+{
+	return pf_err_table(st->err, msg);
+}
+
+static struct pf_chain *need_chain(struct cmd_state *st, struct pf_table *t)
+{
+	struct pf_chain *c = pf_chain_find(t, st->chain);
+	if (!c)
+		table_err(st, "No chain/target/match by that name");
+	return c;
+}
+
+static void emit(FILE *out, struct pf_strbuf *sb)
+{
+	if (out && sb->len)
+		fwrite(sb->buf, 1, sb->len, out);
+	pf_sb_reset(sb);
+}
+
+static int do_list(struct cmd_state *st, struct pf_table *t, FILE *out)
+{
+	unsigned fmt = PF_FMT_OPTIONS;
+	if (!(st->options & OPT_VERBOSE))
+		fmt |= PF_FMT_NOCOUNTS;
+	else
+		fmt |= PF_FMT_VIA;
+	if (st->options & OPT_NUMERIC)
+		fmt |= PF_FMT_NUMERIC;
+	if (!(st->options & OPT_EXPANDED))
+		fmt |= PF_FMT_KILOMEGAGIGA;
+	if (st->options & OPT_LINENUMBERS)
+		fmt |= PF_FMT_LINENUMBERS;
+	struct pf_chain *only = NULL;
+	if (st->chain && !(only = need_chain(st, t)))
+		return -1;
+	struct pf_strbuf sb;
+	pf_sb_init(&sb);
+	bool found = false;
+	for (size_t i = 0; i < t->nchains; i++) {
+		struct pf_chain *c = t->chains[i];
+		if (only && c != only)
+			continue;
+		if (found)
+			pf_sb_putc(&sb, '\n');
+		pf_list_header(&sb, c, fmt);
+		for (size_t k = 0; k < c->nrules; k++) {
+			if (st->rulenum && k + 1 != st->rulenum)
+				continue;
+			pf_list_rule(&sb, c->rules[k], (unsigned)k + 1, fmt);
+		}
+		found = true;
+		emit(out, &sb);
+	}
+	pf_sb_free(&sb);
+	return 0;
+}
+
+static void rules_spec_of_chain(struct pf_strbuf *sb, const struct pf_chain *c, unsigned rulenum,
+				bool counters)
+{
+	for (size_t k = 0; k < c->nrules; k++) {
+		if (rulenum && k + 1 != rulenum)
+			continue;
+		pf_rule_save_line(sb, c, c->rules[k], false, counters);
+	}
+}
+
+static int do_list_rules(struct cmd_state *st, struct pf_table *t, FILE *out)
+{
+	bool counters = st->options & OPT_VERBOSE;
+	struct pf_chain *only = NULL;
+	if (st->chain && !(only = need_chain(st, t)))
+		return -1;
+	struct pf_strbuf sb;
+	pf_sb_init(&sb);
+	/* Chain declarations first (policies, -N), unless one rule was asked for. */
+	if (!st->rulenum) {
+		for (size_t i = 0; i < t->nchains; i++) {
+			struct pf_chain *c = t->chains[i];
+			if (only && c != only)
+				continue;
+			if (c->builtin) {
+				pf_sb_printf(&sb, "-P %s %s", c->name, pf_policy_name(c->policy));
+				if (counters)
+					pf_sb_printf(&sb, " -c %llu %llu",
+						     (unsigned long long)c->pcnt.pkts,
+						     (unsigned long long)c->pcnt.bytes);
+				pf_sb_putc(&sb, '\n');
+			} else {
+				pf_sb_printf(&sb, "-N %s\n", c->name);
+			}
+		}
+	}
+	for (size_t i = 0; i < t->nchains; i++) {
+		struct pf_chain *c = t->chains[i];
+		if (only && c != only)
+			continue;
+		rules_spec_of_chain(&sb, c, st->rulenum, counters);
+		emit(out, &sb);
+	}
+	emit(out, &sb);
+	pf_sb_free(&sb);
+	return 0;
+}
+
+static void zero_chain(struct pf_chain *c)
+{
+	c->pcnt.pkts = c->pcnt.bytes = 0;
+	for (size_t k = 0; k < c->nrules; k++)
+		c->rules[k]->cnt.pkts = c->rules[k]->cnt.bytes = 0;
+}
+
+/* Build one concrete rule (one source x destination pair) from the parsed template. */
+static struct pf_rule *instantiate(struct cmd_state *st, uint32_t s, uint32_t sm, uint32_t d,
+				   uint32_t dm)
+{
+	struct pf_rule *r = pf_rule_clone(st->rule);
+	if (!r)
+		return NULL;
+	r->ip.src = s;
+	r->ip.smsk = sm;
+	r->ip.dst = d;
+	r->ip.dmsk = dm;
+	return r;
+}
+
+static int rule_commands(struct cmd_state *st, struct pf_table *t, FILE *out)
+{
+	struct pf_rule *tmpl = st->rule;
+	/* -o with incoming, -i with outgoing chains (by name, as iptables checks). */
+	if (!strcmp(st->chain, "PREROUTING") || !strcmp(st->chain, "INPUT")) {
+		if (st->options & OPT_VIANAMEOUT)
+			return pf_err_param(st->err, "Can't use -%c with %s\n", 'o', st->chain);
+	}
+	if (!strcmp(st->chain, "POSTROUTING") || !strcmp(st->chain, "OUTPUT")) {
+		if (st->options & OPT_VIANAMEIN)
+			return pf_err_param(st->err, "Can't use -%c with %s\n", 'i', st->chain);
+	}
+	const char *jumpto = st->jumpto ? st->jumpto : "";
+	struct pf_chain *jchain = jumpto[0] ? pf_chain_find(t, jumpto) : NULL;
+	if (st->has_target_ext && jchain) {
+		/* iptables: "Warning: using chain X, not extension" and the chain wins. */
+		free(tmpl->target.data);
+		tmpl->target.data = NULL;
+		tmpl->target.ext = NULL;
+		st->has_target_ext = false;
+	}
+	if (!st->has_target_ext) {
+		if (jumpto[0] == '\0') {
+			tmpl->tkind = PF_TARGET_NONE;
+		} else if (is_standard_target(jumpto)) {
+			tmpl->tkind = PF_TARGET_VERDICT;
+			tmpl->verdict = !strcmp(jumpto, "ACCEPT") ? PF_VERDICT_ACCEPT
+					: !strcmp(jumpto, "DROP") ? PF_VERDICT_DROP
+					: !strcmp(jumpto, "RETURN") ? PF_VERDICT_RETURN
+								    : PF_VERDICT_QUEUE;
+		} else if (jchain) {
+			tmpl->tkind = PF_TARGET_CHAIN;
+			tmpl->jump = jchain;
+		} else if (tmpl->ip.flags & PF_F_GOTO) {
+			return pf_err_param(st->err, "goto '%s' is not a chain\n", jumpto);
+		} else {
+			return pf_err_param(st->err,
+					    "Couldn't load target `%s':No such file or directory\n",
+					    jumpto);
+		}
+	}
+	if (st->options & OPT_COUNTERS)
+		tmpl->cnt = st->counters;
+
+	struct pf_chain *c = need_chain(st, t);
+	if (!c)
+		return -1;
+
+	uint32_t *saddrs = NULL, *smasks = NULL, *daddrs = NULL, *dmasks = NULL;
+	unsigned ns = 0, nd = 0;
+	int rc = -1;
+	if (pf_parse_ipv4_list(st->shost ? st->shost : "0.0.0.0/0", &saddrs, &smasks, &ns,
+			       st->err))
+		goto out;
+	if (pf_parse_ipv4_list(st->dhost ? st->dhost : "0.0.0.0/0", &daddrs, &dmasks, &nd,
+			       st->err))
+		goto out;
+	if ((ns > 1 || nd > 1) && (tmpl->ip.invflags & (PF_INV_SRCIP | PF_INV_DSTIP))) {
+		pf_err_param(st->err,
+			     "! not allowed with multiple source or destination IP addresses");
+		goto out;
+	}
+	if (st->command == CMD_REPLACE && (ns != 1 || nd != 1)) {
+		pf_err_param(st->err, "Replacement rule does not specify a unique address");
+		goto out;
+	}
+	if (jchain && jchain->builtin && tmpl->tkind == PF_TARGET_CHAIN) {
+		/* The kernel refuses jumps to built-in chains at commit. */
+		pf_err_table(st->err, pf_table_strerror(EINVAL));
+		goto out;
+	}
+
+	struct pf_strbuf sb;
+	pf_sb_init(&sb);
+	rc = 0;
+	for (unsigned i = 0; i < ns && rc == 0; i++) {
+		for (unsigned j = 0; j < nd && rc == 0; j++) {
+			struct pf_rule *r =
+				instantiate(st, saddrs[i], smasks[i], daddrs[j], dmasks[j]);
+			if (!r) {
+				rc = pf_err_set(st->err, PF_ERR_RESOURCE, PF_STYLE_TABLE,
+						"Memory allocation problem");
+				break;
+			}
+			if (st->verbose && out) {
+				pf_list_rule(&sb, r, 0,
+					     PF_FMT_NOCOUNTS | PF_FMT_OPTIONS | PF_FMT_VIA |
+						     PF_FMT_NUMERIC | PF_FMT_NOTABLE);
+				emit(out, &sb);
+			}
+			switch (st->command) {
+			case CMD_APPEND:
+				if (pf_chain_insert_rule(c, c->nrules, r))
+					rc = table_err(st, "Memory allocation problem");
+				r = NULL;
+				break;
+			case CMD_INSERT:
+				if (st->rulenum - 1 > c->nrules) {
+					rc = table_err(st, "Index of insertion too big");
+					break;
+				}
+				if (pf_chain_insert_rule(c, st->rulenum - 1, r))
+					rc = table_err(st, "Memory allocation problem");
+				r = NULL;
+				break;
+			case CMD_REPLACE:
+				if (st->rulenum - 1 >= c->nrules) {
+					rc = table_err(st, "Index of replacement too big");
+					break;
+				}
+				pf_chain_replace_rule(c, st->rulenum - 1, r);
+				r = NULL;
+				break;
+			case CMD_DELETE:
+			case CMD_CHECK: {
+				size_t k;
+				for (k = 0; k < c->nrules; k++)
+					if (pf_rule_equal(c->rules[k], r))
+						break;
+				if (k == c->nrules)
+					rc = table_err(
+						st,
+						"Bad rule (does a matching rule exist in that chain?)");
+				else if (st->command == CMD_DELETE)
+					pf_chain_delete_rule(c, k);
+				break;
+			}
+			}
+			if (r)
+				pf_rule_free(r);
+		}
+	}
+	pf_sb_free(&sb);
+out:
+	free(saddrs);
+	free(smasks);
+	free(daddrs);
+	free(dmasks);
+	return rc;
+}
+
+static int generic_opt_check(struct cmd_state *st)
+{
+	for (int i = 0; i < NUMBER_OF_OPT; i++) {
+		if ((st->options & (1u << i)) && (options_v_commands[i] & st->command) != st->command)
+			return pf_err_param(st->err, "Illegal option `%s' with this command\n",
+					    optflags[i]);
+	}
+	return 0;
+}
+
+static int delete_chain(struct cmd_state *st, struct pf_table *t, struct pf_chain *c)
+{
+	if (c->builtin)
+		return table_err(st, "Can't delete built-in chain");
+	if (c->refcount)
+		return table_err(st, "Too many links");
+	if (c->nrules)
+		return table_err(st, "Directory not empty");
+	pf_chain_destroy(t, c);
+	return 0;
+}
+
+static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
+{
+	struct pf_chain *c;
+	struct pf_strbuf sb;
+	switch (st->command) {
+	case CMD_APPEND:
+	case CMD_INSERT:
+	case CMD_REPLACE:
+	case CMD_DELETE:
+	case CMD_CHECK:
+		return rule_commands(st, t, out);
+	case CMD_DELETE_NUM:
+		if (!(c = need_chain(st, t)))
+			return -1;
+		if (st->rulenum > c->nrules)
+			return table_err(st, "Index of deletion too big");
+		pf_chain_delete_rule(c, st->rulenum - 1);
+		return 0;
+	case CMD_FLUSH:
+		if (st->chain) {
+			if (!(c = need_chain(st, t)))
+				return -1;
+			pf_chain_flush(c);
+			return 0;
+		}
+		pf_sb_init(&sb);
+		for (size_t i = 0; i < t->nchains; i++) {
+			if (st->verbose)
+				pf_sb_printf(&sb, "Flushing chain `%s'\n", t->chains[i]->name);
+			pf_chain_flush(t->chains[i]);
+		}
+		emit(out, &sb);
+		pf_sb_free(&sb);
+		return 0;
+	case CMD_ZERO:
+		if (st->chain) {
+			if (!(c = need_chain(st, t)))
+				return -1;
+			zero_chain(c);
+			return 0;
+		}
+		pf_sb_init(&sb);
+		for (size_t i = 0; i < t->nchains; i++) {
+			if (st->verbose)
+				pf_sb_printf(&sb, "Zeroing chain `%s'\n", t->chains[i]->name);
+			zero_chain(t->chains[i]);
+		}
+		emit(out, &sb);
+		pf_sb_free(&sb);
+		return 0;
+	case CMD_ZERO_NUM:
+		if (!(c = need_chain(st, t)))
+			return -1;
+		if (st->rulenum > c->nrules)
+			return table_err(st, "Index of counter too big");
+		c->rules[st->rulenum - 1]->cnt.pkts = c->rules[st->rulenum - 1]->cnt.bytes = 0;
+		return 0;
+	case CMD_LIST:
+	case CMD_LIST | CMD_ZERO:
+	case CMD_LIST | CMD_ZERO_NUM:
+		if (do_list(st, t, out))
+			return -1;
+		if (st->command & CMD_ZERO) {
+			for (size_t i = 0; i < t->nchains; i++)
+				if (!st->chain || !strcmp(st->chain, t->chains[i]->name))
+					zero_chain(t->chains[i]);
+		} else if (st->command & CMD_ZERO_NUM) {
+			c = pf_chain_find(t, st->chain);
+			if (c && st->rulenum <= c->nrules)
+				c->rules[st->rulenum - 1]->cnt = (struct pf_counters){0, 0};
+		}
+		return 0;
+	case CMD_LIST_RULES:
+	case CMD_LIST_RULES | CMD_ZERO:
+	case CMD_LIST_RULES | CMD_ZERO_NUM:
+		if (do_list_rules(st, t, out))
+			return -1;
+		if (st->command & CMD_ZERO) {
+			for (size_t i = 0; i < t->nchains; i++)
+				if (!st->chain || !strcmp(st->chain, t->chains[i]->name))
+					zero_chain(t->chains[i]);
+		}
+		return 0;
+	case CMD_NEW_CHAIN:
+		if (pf_chain_find(t, st->chain))
+			return table_err(st, "Chain already exists");
+		if (!pf_chain_create(t, st->chain))
+			return table_err(st, "Memory allocation problem");
+		return 0;
+	case CMD_DELETE_CHAIN:
+		if (st->chain) {
+			if (!(c = need_chain(st, t)))
+				return -1;
+			return delete_chain(st, t, c);
+		}
+		/* All user chains, in order; stops at the first that cannot go. */
+		pf_sb_init(&sb);
+		for (size_t i = t->nbuiltin; i < t->nchains;) {
+			c = t->chains[i];
+			if (st->verbose)
+				pf_sb_printf(&sb, "Deleting chain `%s'\n", c->name);
+			if (delete_chain(st, t, c)) {
+				emit(out, &sb);
+				pf_sb_free(&sb);
+				return -1;
+			}
+		}
+		emit(out, &sb);
+		pf_sb_free(&sb);
+		return 0;
+	case CMD_RENAME_CHAIN:
+		if (!(c = need_chain(st, t)))
+			return -1;
+		if (c->builtin)
+			return table_err(st, "Invalid argument");
+		if (pf_chain_find(t, st->newname))
+			return table_err(st, "File exists");
+		if (strlen(st->newname) > PF_CHAIN_MAXNAMELEN)
+			return pf_err_param(st->err, "chain name `%s' too long (must be under %u chars)",
+					    st->newname, PF_CHAIN_MAXNAMELEN + 1);
+		return pf_chain_rename(t, c, st->newname);
+	case CMD_SET_POLICY:
+		c = pf_chain_find(t, st->chain);
+		if (!c || !c->builtin)
+			return table_err(st, "Bad built-in chain name");
+		if (!strcmp(st->policy, "ACCEPT"))
+			c->policy = PF_VERDICT_ACCEPT;
+		else if (!strcmp(st->policy, "DROP"))
+			c->policy = PF_VERDICT_DROP;
+		else
+			return table_err(st, "Bad policy name");
+		if (st->options & OPT_COUNTERS)
+			c->pcnt = st->counters;
+		return 0;
+	default:
+		return pf_err_param(st->err, "no command specified");
+	}
+}
+
+int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, char *const argv[],
+	       FILE *out, struct pf_error *err, unsigned *flags_out)
+{
+	struct cmd_state st;
+	memset(&st, 0, sizeof(st));
+	memset(err, 0, sizeof(*err));
+	st.rs = rs;
+	st.forced_table = forced_table;
+	st.argc = argc;
+	st.argv = argv;
+	st.optind = 1;
+	st.err = err;
+	st.table = forced_table ? forced_table->def->name : "filter";
+	st.rule = pf_rule_new();
+	int rc = -1;
+	if (!st.rule) {
+		pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
+		goto out;
+	}
+	if (parse_argv(&st))
+		goto out;
+	if (flags_out) {
+		*flags_out = 0;
+		if (st.command & (1u << 30))
+			*flags_out |= PF_CMD_HELP;
+		if (st.command & (1u << 29))
+			*flags_out |= PF_CMD_VERSION;
+		if (*flags_out) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (!strcmp(st.table, "nat") &&
+	    ((st.policy && !strcmp(st.policy, "DROP")) || (st.jumpto && !strcmp(st.jumpto, "DROP")))) {
+		pf_err_param(err, "\nThe \"nat\" table is not intended for filtering, the use of "
+				  "DROP is therefore inhibited.\n\n");
+		goto out;
+	}
+	if (final_checks(&st))
+		goto out;
+	if (!st.command) {
+		pf_err_param(err, "no command specified");
+		goto out;
+	}
+	if (st.invert) {
+		pf_err_param(err, "nothing appropriate following !");
+		goto out;
+	}
+	if (generic_opt_check(&st))
+		goto out;
+	if (st.chain && strlen(st.chain) > PF_CHAIN_MAXNAMELEN) {
+		pf_err_param(err, "chain name `%s' too long (must be under %u chars)", st.chain,
+			     PF_CHAIN_MAXNAMELEN + 1);
+		goto out;
+	}
+	struct pf_table *t = forced_table ? forced_table : pf_table_get(rs, st.table);
+	if (!t) {
+		pf_err_set(err, PF_ERR_VERSION, PF_STYLE_PLAIN,
+			   "can't initialize iptables table `%s': Table does not exist (do you need "
+			   "to insmod?)\nPerhaps iptables or your kernel needs to be upgraded.",
+			   st.table);
+		goto out;
+	}
+	pf_table_touch(rs, t);
+	if (execute(&st, t, out))
+		goto out;
+	if (pf_table_check(t, err))
+		goto out;
+	rc = 0;
+out:
+	pf_rule_free(st.rule);
+	return rc;
+}

@@ -1,0 +1,262 @@
+/*
+ * print.c - canonical text of rules and chains: the -S / iptables-save form and the -L table,
+ * byte for byte as iptables-legacy 1.8.9 prints them.
+ */
+#include "language/print.h"
+
+#include <string.h>
+
+#include "language/xtutil.h"
+
+static const char *verdict_name(enum pf_verdict v)
+{
+	switch (v) {
+	case PF_VERDICT_ACCEPT:
+		return "ACCEPT";
+	case PF_VERDICT_DROP:
+		return "DROP";
+	case PF_VERDICT_RETURN:
+		return "RETURN";
+	case PF_VERDICT_QUEUE:
+		return "QUEUE";
+	default:
+		return "";
+	}
+}
+
+const char *pf_rule_target_name(const struct pf_rule *r)
+{
+	switch (r->tkind) {
+	case PF_TARGET_VERDICT:
+		return verdict_name(r->verdict);
+	case PF_TARGET_CHAIN:
+		return r->jump->name;
+	case PF_TARGET_EXT:
+		return r->target.ext->name;
+	default:
+		return "";
+	}
+}
+
+const char *pf_policy_name(enum pf_verdict v)
+{
+	return verdict_name(v);
+}
+
+static void save_addr(struct pf_strbuf *sb, char flag, uint32_t addr, uint32_t mask, bool inv)
+{
+	if (mask == 0 && !inv)
+		return;
+	pf_sb_printf(sb, "%s -%c ", inv ? " !" : "", flag);
+	pf_sb_addr_mask(sb, addr, mask);
+}
+
+static void save_iface(struct pf_strbuf *sb, char flag, const char *name, bool inv)
+{
+	if (name[0] == '\0')
+		return;
+	pf_sb_printf(sb, "%s -%c %s", inv ? " !" : "", flag, name);
+}
+
+void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const struct pf_counters *cnt)
+{
+	const struct pf_ipt_ip *ip = &r->ip;
+	save_addr(sb, 's', ip->src, ip->smsk, ip->invflags & PF_INV_SRCIP);
+	save_addr(sb, 'd', ip->dst, ip->dmsk, ip->invflags & PF_INV_DSTIP);
+	save_iface(sb, 'i', ip->iniface, ip->invflags & PF_INV_VIA_IN);
+	save_iface(sb, 'o', ip->outiface, ip->invflags & PF_INV_VIA_OUT);
+	if (ip->proto || (ip->invflags & PF_INV_PROTO)) {
+		char buf[64];
+		const char *name = pf_proto_name(ip->proto, buf, sizeof(buf));
+		pf_sb_printf(sb, "%s -p ", (ip->invflags & PF_INV_PROTO) ? " !" : "");
+		if (name)
+			pf_sb_puts(sb, name);
+		else
+			pf_sb_printf(sb, "%u", ip->proto);
+	}
+	if (ip->flags & PF_F_FRAG)
+		pf_sb_printf(sb, "%s -f", (ip->invflags & PF_INV_FRAG) ? " !" : "");
+	for (unsigned i = 0; i < r->nmatches; i++) {
+		const struct pf_ext_inst *m = &r->matches[i];
+		pf_sb_printf(sb, " -m %s", m->ext->name);
+		if (m->ext->save) {
+			struct pf_print_ctx pc = {m->data, r, true};
+			m->ext->save(&pc, sb);
+		}
+	}
+	if (cnt)
+		pf_sb_printf(sb, " -c %llu %llu", (unsigned long long)cnt->pkts,
+			     (unsigned long long)cnt->bytes);
+	if (r->tkind == PF_TARGET_NONE)
+		return;
+	pf_sb_printf(sb, " -%c %s", (ip->flags & PF_F_GOTO) ? 'g' : 'j', pf_rule_target_name(r));
+	if (r->tkind == PF_TARGET_EXT && r->target.ext->save) {
+		struct pf_print_ctx pc = {r->target.data, r, true};
+		r->target.ext->save(&pc, sb);
+	}
+}
+
+void pf_rule_save_line(struct pf_strbuf *sb, const struct pf_chain *c, const struct pf_rule *r,
+		       bool counters_prefix, bool counters_inline)
+{
+	if (counters_prefix)
+		pf_sb_printf(sb, "[%llu:%llu] ", (unsigned long long)r->cnt.pkts,
+			     (unsigned long long)r->cnt.bytes);
+	pf_sb_printf(sb, "-A %s", c->name);
+	pf_rule_save_spec(sb, r, counters_inline ? &r->cnt : NULL);
+	pf_sb_putc(sb, '\n');
+}
+
+/* ---- -L ---- */
+
+static void print_num(struct pf_strbuf *sb, uint64_t n, unsigned fmt)
+{
+	bool table = !(fmt & PF_FMT_NOTABLE);
+	if (!(fmt & PF_FMT_KILOMEGAGIGA)) {
+		pf_sb_printf(sb, table ? "%8llu " : "%llu ", (unsigned long long)n);
+		return;
+	}
+	if (n <= 99999) {
+		pf_sb_printf(sb, table ? "%5llu " : "%llu ", (unsigned long long)n);
+		return;
+	}
+	static const char units[] = "KMGT";
+	for (int u = 0;; u++) {
+		n = (n + 500) / 1000;
+		if (n <= 9999 || u == 3) {
+			pf_sb_printf(sb, table ? "%4llu%c " : "%llu%c ", (unsigned long long)n,
+				     units[u]);
+			return;
+		}
+	}
+}
+
+void pf_list_header(struct pf_strbuf *sb, const struct pf_chain *c, unsigned fmt)
+{
+	pf_sb_printf(sb, "Chain %s", c->name);
+	if (c->builtin) {
+		pf_sb_printf(sb, " (policy %s", verdict_name(c->policy));
+		if (!(fmt & PF_FMT_NOCOUNTS)) {
+			pf_sb_putc(sb, ' ');
+			print_num(sb, c->pcnt.pkts, fmt | PF_FMT_NOTABLE);
+			pf_sb_puts(sb, "packets, ");
+			print_num(sb, c->pcnt.bytes, fmt | PF_FMT_NOTABLE);
+			pf_sb_puts(sb, "bytes");
+		}
+		pf_sb_puts(sb, ")\n");
+	} else {
+		pf_sb_printf(sb, " (%u references)\n", c->refcount);
+	}
+	if (fmt & PF_FMT_LINENUMBERS)
+		pf_sb_printf(sb, "%-4s ", "num");
+	if (!(fmt & PF_FMT_NOCOUNTS)) {
+		if (fmt & PF_FMT_KILOMEGAGIGA)
+			pf_sb_printf(sb, "%5s %5s ", "pkts", "bytes");
+		else
+			pf_sb_printf(sb, "%8s %10s ", "pkts", "bytes");
+	}
+	pf_sb_printf(sb, "%-9s ", "target");
+	pf_sb_puts(sb, " prot ");
+	pf_sb_puts(sb, "opt");
+	if (fmt & PF_FMT_VIA)
+		pf_sb_printf(sb, " %-6s %-6s ", "in", "out");
+	pf_sb_printf(sb, " %-19s ", "source");
+	pf_sb_printf(sb, " %-19s ", "destination");
+	pf_sb_putc(sb, '\n');
+}
+
+static void list_iface(struct pf_strbuf *sb, const char *name, bool inv, unsigned fmt,
+		       const char *pad)
+{
+	char buf[PF_IFNAMSIZ + 8];
+	snprintf(buf, sizeof(buf), "%s%s", inv ? "!" : "",
+		 name[0] ? name : ((fmt & PF_FMT_NUMERIC) ? "*" : "any"));
+	pf_sb_printf(sb, pad, buf);
+}
+
+static void list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool inv, unsigned fmt)
+{
+	struct pf_strbuf tmp;
+	pf_sb_init(&tmp);
+	pf_sb_putc(sb, inv ? '!' : ' ');
+	if (mask == 0 && !(fmt & PF_FMT_NUMERIC)) {
+		pf_sb_puts(&tmp, "anywhere");
+	} else {
+		char a[16];
+		pf_fmt_ipv4(addr, a);
+		pf_sb_puts(&tmp, a);
+		int cidr = pf_mask_to_cidr(mask);
+		if (cidr >= 0 && cidr != 32) {
+			pf_sb_printf(&tmp, "/%d", cidr);
+		} else if (cidr < 0) {
+			char m[16];
+			pf_fmt_ipv4(mask, m);
+			pf_sb_printf(&tmp, "/%s", m);
+		}
+	}
+	pf_sb_printf(sb, "%-19s ", pf_sb_str(&tmp));
+	pf_sb_free(&tmp);
+}
+
+void pf_list_rule(struct pf_strbuf *sb, const struct pf_rule *r, unsigned num, unsigned fmt)
+{
+	const struct pf_ipt_ip *ip = &r->ip;
+	bool numeric = fmt & PF_FMT_NUMERIC;
+	if (fmt & PF_FMT_LINENUMBERS)
+		pf_sb_printf(sb, "%-4u ", num);
+	if (!(fmt & PF_FMT_NOCOUNTS)) {
+		print_num(sb, r->cnt.pkts, fmt);
+		print_num(sb, r->cnt.bytes, fmt);
+	}
+	pf_sb_printf(sb, "%-9s ", pf_rule_target_name(r));
+	pf_sb_putc(sb, (ip->invflags & PF_INV_PROTO) ? '!' : ' ');
+	char pbuf[64];
+	const char *pname = NULL;
+	if (!numeric)
+		pname = pf_proto_name(ip->proto, pbuf, sizeof(pbuf));
+	if (pname)
+		pf_sb_printf(sb, "%-4s ", pname);
+	else
+		pf_sb_printf(sb, "%-4u ", ip->proto);
+	pf_sb_putc(sb, (ip->invflags & PF_INV_FRAG) ? '!' : '-');
+	pf_sb_putc(sb, (ip->flags & PF_F_FRAG) ? 'f' : '-');
+	pf_sb_putc(sb, ' ');
+	if (fmt & PF_FMT_VIA) {
+		list_iface(sb, ip->iniface, ip->invflags & PF_INV_VIA_IN, fmt, " %-6s ");
+		list_iface(sb, ip->outiface, ip->invflags & PF_INV_VIA_OUT, fmt, "%-6s ");
+	}
+	list_addr(sb, ip->src, ip->smsk, ip->invflags & PF_INV_SRCIP, fmt);
+	list_addr(sb, ip->dst, ip->dmsk, ip->invflags & PF_INV_DSTIP, fmt);
+	if (ip->flags & PF_F_GOTO)
+		pf_sb_puts(sb, "[goto] ");
+	for (unsigned i = 0; i < r->nmatches; i++) {
+		const struct pf_ext_inst *m = &r->matches[i];
+		struct pf_print_ctx pc = {m->data, r, numeric};
+		if (m->ext->print)
+			m->ext->print(&pc, sb);
+		else
+			pf_sb_printf(sb, "%s ", m->ext->name);
+	}
+	if (r->tkind == PF_TARGET_EXT && r->target.ext->print) {
+		struct pf_print_ctx pc = {r->target.data, r, numeric};
+		r->target.ext->print(&pc, sb);
+	}
+	pf_sb_putc(sb, '\n');
+}
+
+char *pf_rule_format(const pf_rule *r)
+{
+	struct pf_strbuf sb;
+	pf_sb_init(&sb);
+	pf_rule_save_spec(&sb, r, NULL);
+	if (sb.failed) {
+		pf_sb_free(&sb);
+		return NULL;
+	}
+	if (!sb.buf)
+		return strdup("");
+	/* Drop the leading space of the first element. */
+	if (sb.buf[0] == ' ')
+		memmove(sb.buf, sb.buf + 1, sb.len);
+	return sb.buf;
+}

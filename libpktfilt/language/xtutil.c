@@ -1,0 +1,348 @@
+/*
+ * xtutil.c - number, port, address, protocol and mark parsing/formatting with libxtables'
+ * accepted syntax and wording. Uses only reentrant libc calls (no global state).
+ */
+#include "language/xtutil.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/error.h"
+
+bool pf_strtoui_end(const char *s, char **end, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *e;
+	if (!s)
+		return false;
+	/* strtoull accepts a leading '-' and wraps: refuse it as xtables does. */
+	const char *p = s;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '-')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &e, 0);
+	if (e == s || errno == ERANGE)
+		return false;
+	if (end)
+		*end = e;
+	else if (*e != '\0')
+		return false;
+	if (v < min || v > max)
+		return false;
+	if (out)
+		*out = v;
+	return true;
+}
+
+bool pf_strtoui(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	return pf_strtoui_end(s, NULL, min, max, out);
+}
+
+int pf_service_to_port(const char *name, const char *proto)
+{
+	uint64_t v;
+	if (pf_strtoui(name, 0, 65535, &v))
+		return (int)v;
+	struct servent se, *res = NULL;
+	char buf[1024];
+	if (getservbyname_r(name, proto, &se, buf, sizeof(buf), &res) == 0 && res)
+		return ntohs((uint16_t)res->s_port);
+	return -1;
+}
+
+int pf_parse_port(const char *s, const char *proto, uint16_t *out, struct pf_error *err)
+{
+	int p = pf_service_to_port(s, proto);
+	if (p < 0)
+		return pf_err_param(err, "invalid port/service `%s' specified", s);
+	*out = (uint16_t)p;
+	return 0;
+}
+
+int pf_parse_port_range(const char *s, const char *proto, uint16_t ports[2],
+			struct pf_error *err)
+{
+	const char *colon = strchr(s, ':');
+	if (!colon) {
+		if (pf_parse_port(s, proto, &ports[0], err))
+			return -1;
+		ports[1] = ports[0];
+		return 0;
+	}
+	char first[256];
+	size_t n = (size_t)(colon - s);
+	if (n >= sizeof(first))
+		return pf_err_param(err, "invalid port/service `%s' specified", s);
+	memcpy(first, s, n);
+	first[n] = '\0';
+	ports[0] = 0;
+	ports[1] = 65535;
+	if (first[0] && pf_parse_port(first, proto, &ports[0], err))
+		return -1;
+	if (colon[1] && pf_parse_port(colon + 1, proto, &ports[1], err))
+		return -1;
+	if (ports[0] > ports[1])
+		return pf_err_param(err, "invalid portrange (min > max)");
+	return 0;
+}
+
+const char *pf_port_to_service(uint16_t port, const char *proto, char *buf, size_t len)
+{
+	struct servent se, *res = NULL;
+	char tmp[1024];
+	if (getservbyport_r(htons(port), proto, &se, tmp, sizeof(tmp), &res) == 0 && res) {
+		snprintf(buf, len, "%s", res->s_name);
+		return buf;
+	}
+	return NULL;
+}
+
+bool pf_parse_ipv4_numeric(const char *s, uint32_t *addr_nbo)
+{
+	/* xtables' __numeric_to_ipaddr: up to four dot-separated parts, each parsed like
+	 * strtoul(base 0) into 0..255; missing trailing parts are zero. */
+	unsigned char b[4] = {0, 0, 0, 0};
+	const char *p = s;
+	int i;
+	if (!*s || strlen(s) > 255)
+		return false;
+	for (i = 0; i < 4; i++) {
+		char *end;
+		uint64_t v;
+		if (!pf_strtoui_end(p, &end, 0, 255, &v))
+			return false;
+		b[i] = (unsigned char)v;
+		if (*end == '\0')
+			break;
+		if (*end != '.' || i == 3)
+			return false;
+		p = end + 1;
+	}
+	memcpy(addr_nbo, b, 4);
+	return true;
+}
+
+bool pf_parse_ipv4_mask(const char *s, uint32_t *mask_nbo)
+{
+	uint64_t bits;
+	if (!s || !*s)
+		return false;
+	if (strchr(s, '.'))
+		return pf_parse_ipv4_numeric(s, mask_nbo);
+	if (!pf_strtoui(s, 0, 32, &bits))
+		return false;
+	*mask_nbo = bits == 0 ? 0 : htonl(0xffffffffu << (32 - bits));
+	return true;
+}
+
+static int resolve_host(const char *name, uint32_t *addr, struct pf_error *err)
+{
+	if (pf_parse_ipv4_numeric(name, addr))
+		return 0;
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_RAW;
+	if (getaddrinfo(name, NULL, &hints, &res) != 0 || !res)
+		return pf_err_param(err, "host/network `%s' not found", name);
+	*addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int pf_parse_ipv4_one(const char *s, uint32_t *addr, uint32_t *mask, struct pf_error *err)
+{
+	char buf[256];
+	if (strlen(s) >= sizeof(buf))
+		return pf_err_param(err, "host/network `%s' not found", s);
+	strcpy(buf, s);
+	char *slash = strchr(buf, '/');
+	*mask = 0xffffffffu;
+	if (slash) {
+		*slash = '\0';
+		if (!pf_parse_ipv4_mask(slash + 1, mask))
+			return pf_err_param(err, "invalid mask `%s' specified", slash + 1);
+	}
+	if (resolve_host(buf, addr, err))
+		return -1;
+	*addr &= *mask;
+	return 0;
+}
+
+int pf_parse_ipv4_list(const char *s, uint32_t **addrs, uint32_t **masks, unsigned *n,
+		       struct pf_error *err)
+{
+	unsigned count = 1;
+	for (const char *p = s; *p; p++)
+		if (*p == ',')
+			count++;
+	*addrs = calloc(count, sizeof(uint32_t));
+	*masks = calloc(count, sizeof(uint32_t));
+	*n = 0;
+	if (!*addrs || !*masks)
+		goto fail;
+	const char *p = s;
+	for (unsigned i = 0; i < count; i++) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char part[256];
+		if (len >= sizeof(part)) {
+			pf_err_param(err, "host/network `%s' not found", p);
+			goto fail;
+		}
+		memcpy(part, p, len);
+		part[len] = '\0';
+		if (pf_parse_ipv4_one(part, &(*addrs)[i], &(*masks)[i], err))
+			goto fail;
+		p = comma ? comma + 1 : p + len;
+	}
+	/* iptables removes duplicates (same address and mask) keeping the first. */
+	unsigned k = 0;
+	for (unsigned i = 0; i < count; i++) {
+		bool dup = false;
+		for (unsigned j = 0; j < k; j++)
+			if ((*addrs)[j] == (*addrs)[i] && (*masks)[j] == (*masks)[i])
+				dup = true;
+		if (!dup) {
+			(*addrs)[k] = (*addrs)[i];
+			(*masks)[k] = (*masks)[i];
+			k++;
+		}
+	}
+	*n = k;
+	return 0;
+fail:
+	free(*addrs);
+	free(*masks);
+	*addrs = *masks = NULL;
+	return -1;
+}
+
+void pf_fmt_ipv4(uint32_t addr_nbo, char buf[16])
+{
+	const unsigned char *b = (const unsigned char *)&addr_nbo;
+	snprintf(buf, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+}
+
+int pf_mask_to_cidr(uint32_t mask_nbo)
+{
+	uint32_t m = ntohl(mask_nbo);
+	int bits = 0;
+	while (bits < 32 && (m & (0x80000000u >> bits)))
+		bits++;
+	if (bits < 32 && (m << bits) != 0)
+		return -1;
+	return bits;
+}
+
+void pf_sb_addr_mask(struct pf_strbuf *sb, uint32_t addr, uint32_t mask)
+{
+	char a[16];
+	pf_fmt_ipv4(addr, a);
+	int cidr = pf_mask_to_cidr(mask);
+	if (cidr >= 0) {
+		pf_sb_printf(sb, "%s/%d", a, cidr);
+	} else {
+		char m[16];
+		pf_fmt_ipv4(mask, m);
+		pf_sb_printf(sb, "%s/%s", a, m);
+	}
+}
+
+void pf_sb_list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool numeric)
+{
+	/* iptables' print_firewall: mask 0 and address 0 → "anywhere" (or 0.0.0.0/0 with -n);
+	 * otherwise the address (a host name lookup without -n is not done here: iptables
+	 * tries reverse DNS; without network it falls back to the number) then the mask
+	 * unless it is /32. */
+	if (mask == 0 && addr == 0) {
+		pf_sb_puts(sb, numeric ? "0.0.0.0/0" : "anywhere");
+		return;
+	}
+	char a[16];
+	pf_fmt_ipv4(addr, a);
+	pf_sb_puts(sb, a);
+	int cidr = pf_mask_to_cidr(mask);
+	if (cidr == 32)
+		return;
+	if (cidr >= 0) {
+		pf_sb_printf(sb, "/%d", cidr);
+	} else {
+		char m[16];
+		pf_fmt_ipv4(mask, m);
+		pf_sb_printf(sb, "/%s", m);
+	}
+}
+
+static const struct {
+	const char *name;
+	uint8_t num;
+} chain_protos[] = {
+	{"tcp", 6},	    {"sctp", 132},     {"udp", 17}, {"udplite", 136}, {"icmp", 1},
+	{"icmpv6", 58},	    {"ipv6-icmp", 58}, {"esp", 50}, {"ah", 51},	      {"ipv6-mh", 135},
+	{"mh", 135},	    {"all", 0},
+};
+
+int pf_parse_proto(const char *s)
+{
+	uint64_t v;
+	if (pf_strtoui(s, 0, 255, &v))
+		return (int)v;
+	char low[64];
+	size_t n = strlen(s);
+	if (n >= sizeof(low))
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)tolower((unsigned char)s[i]);
+	if (strcmp(low, "all") == 0)
+		return 0;
+	struct protoent pe, *res = NULL;
+	char buf[1024];
+	if (getprotobyname_r(low, &pe, buf, sizeof(buf), &res) == 0 && res)
+		return res->p_proto;
+	for (size_t i = 0; i < sizeof(chain_protos) / sizeof(chain_protos[0]); i++)
+		if (strcmp(chain_protos[i].name, low) == 0)
+			return chain_protos[i].num;
+	return -1;
+}
+
+const char *pf_proto_name(uint16_t proto, char *buf, size_t len)
+{
+	if (proto == 0)
+		return "all";
+	struct protoent pe, *res = NULL;
+	char tmp[1024];
+	if (getprotobynumber_r(proto, &pe, tmp, sizeof(tmp), &res) == 0 && res) {
+		snprintf(buf, len, "%s", res->p_name);
+		return buf;
+	}
+	for (size_t i = 0; i < sizeof(chain_protos) / sizeof(chain_protos[0]); i++)
+		if (chain_protos[i].num == proto)
+			return chain_protos[i].name;
+	return NULL;
+}
+
+bool pf_parse_mark_mask(const char *s, uint32_t *value, uint32_t *mask)
+{
+	char *end;
+	uint64_t v, m = 0xffffffffu;
+	if (!pf_strtoui_end(s, &end, 0, 0xffffffffu, &v))
+		return false;
+	if (*end == '/') {
+		if (!pf_strtoui(end + 1, 0, 0xffffffffu, &m))
+			return false;
+	} else if (*end != '\0') {
+		return false;
+	}
+	*value = (uint32_t)v;
+	*mask = (uint32_t)m;
+	return true;
+}

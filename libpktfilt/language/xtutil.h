@@ -1,0 +1,60 @@
+/*
+ * xtutil.h - parsing and formatting helpers shared by the core and the extensions, with
+ * iptables' (libxtables') accepted syntax and error wording.
+ */
+#ifndef PF_XTUTIL_H
+#define PF_XTUTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pktfilt/pktfilt.h"
+#include "util/strbuf.h"
+
+/* Unsigned integer as xtables_strtoul: base 0 (0x.., 0..), whole string, within [min,max]. */
+bool pf_strtoui(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Same but stops at *end (may be NULL for whole-string). */
+bool pf_strtoui_end(const char *s, char **end, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Port number or service name for proto ("tcp", "udp", ... or NULL). -1 when invalid. */
+int pf_service_to_port(const char *name, const char *proto);
+/* Port or service; on failure fills err with "invalid port/service `%s' specified". */
+int pf_parse_port(const char *s, const char *proto, uint16_t *out, struct pf_error *err);
+/* "a", "a:b", ":b", "a:", ":" as xtables' parse_ports (min defaults 0, max 65535).
+ * Fails with iptables' wording. */
+int pf_parse_port_range(const char *s, const char *proto, uint16_t ports[2],
+			struct pf_error *err);
+/* Service name for a port (for -L without -n), or NULL. Thread-safe. */
+const char *pf_port_to_service(uint16_t port, const char *proto, char *buf, size_t len);
+
+/* IPv4 text "a.b.c.d" with 1..4 parts (missing parts are zero, each part base 0 like strtoul). */
+bool pf_parse_ipv4_numeric(const char *s, uint32_t *addr_nbo);
+/* Mask "N" (0..32) or dotted; NULL or "" is an error. */
+bool pf_parse_ipv4_mask(const char *s, uint32_t *mask_nbo);
+/* "host[/mask]" possibly a comma-separated list (iptables' xtables_ipparse_multiple):
+ * fills up to *n entries of addrs/masks (allocated by caller via n as capacity? no: malloc'd),
+ * addresses masked. Returns 0 or -1 with err. *addrs and *masks are malloc()ed. */
+int pf_parse_ipv4_list(const char *s, uint32_t **addrs, uint32_t **masks, unsigned *n,
+		       struct pf_error *err);
+/* One "host[/mask]" (no commas): 0 or -1 with err. Hostnames via /etc/hosts and DNS. */
+int pf_parse_ipv4_one(const char *s, uint32_t *addr, uint32_t *mask, struct pf_error *err);
+
+/* Format: "1.2.3.4" */
+void pf_fmt_ipv4(uint32_t addr_nbo, char buf[16]);
+/* Prefix length of a mask, or -1 when not contiguous. */
+int pf_mask_to_cidr(uint32_t mask_nbo);
+/* "1.2.3.4/24" or "1.2.3.4/255.0.255.0" as iptables-save prints (always with mask). */
+void pf_sb_addr_mask(struct pf_strbuf *sb, uint32_t addr, uint32_t mask);
+/* -L style: "anywhere" (unless numeric) for /0, "a.b.c.d" for /32 numeric... as iptables'
+ * print_firewall (xtables_ipaddr_to_numeric / anyname). */
+void pf_sb_list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool numeric);
+
+/* Protocol: name or number ("all" = 0). Returns -1 when unknown. */
+int pf_parse_proto(const char *s);
+/* Name for -S/save (xtables' table then /etc/protocols), or NULL for a bare number. */
+const char *pf_proto_name(uint16_t proto, char *buf, size_t len);
+
+/* Mark "value[/mask]" (mask defaults to 0xffffffff). */
+bool pf_parse_mark_mask(const char *s, uint32_t *value, uint32_t *mask);
+
+#endif
