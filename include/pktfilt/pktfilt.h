@@ -49,6 +49,7 @@ enum pf_error_style {
 	PF_STYLE_PLAIN, /* "PROG vVER (legacy): MSG" */
 	PF_STYLE_TABLE, /* "PROG: MSG." (libiptc's messages) */
 	PF_STYLE_RAW,   /* MSG as is */
+	PF_STYLE_HINT_ONLY, /* "MSG\nTry `PROG -h' or 'PROG --help' ..." */
 };
 
 struct pf_error {

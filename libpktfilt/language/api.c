@@ -416,5 +416,11 @@ void pf_error_print(const struct pf_error *err, const char *prog, FILE *f)
 	case PF_STYLE_RAW:
 		fprintf(f, "%s", err->message);
 		break;
+	case PF_STYLE_HINT_ONLY:
+		fprintf(f, "%s\n", err->message);
+		if (err->line > 0)
+			fprintf(f, "Error occurred at line: %d\n", err->line);
+		fprintf(f, "Try `%s -h' or '%s --help' for more information.\n", prog, prog);
+		break;
 	}
 }

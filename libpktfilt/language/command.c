@@ -52,8 +52,6 @@ enum {
 	OPT_FRAGMENT = 1 << 11,
 };
 #define NUMBER_OF_OPT 12
-static const char *const optflags[NUMBER_OF_OPT] = {
-	"-n", "-s", "-d", "-p", "-j", "-v", "-x", "-i", "-o", "--line-numbers", "-c", "-f"};
 static const char optchars[NUMBER_OF_OPT] = {'n', 's', 'd', 'p', 'j', 'v',
 					     'x', 'i', 'o', '0', 'c', 'f'};
 static const int inverse_for_options[NUMBER_OF_OPT] = {
@@ -192,7 +190,7 @@ static int add_command(struct cmd_state *st, unsigned newcmd, unsigned othercmds
 	if (st->invert)
 		return pf_err_param(st->err, "unexpected '!' flag");
 	if (st->command & ~othercmds)
-		return pf_err_param(st->err, "Cannot use -%c with -%c\n", cmd2char(newcmd),
+		return pf_err_param(st->err, "Cannot use -%c with -%c", cmd2char(newcmd),
 				    cmd2char(st->command & ~othercmds));
 	st->command |= newcmd;
 	return 0;
@@ -798,7 +796,8 @@ static int parse_argv(struct cmd_state *st)
 			st->invert = true;
 			continue;
 		}
-		return pf_err_param(st->err, "Bad argument `%s'\n", word);
+		return pf_err_set(st->err, PF_ERR_PARAM, PF_STYLE_HINT_ONLY, "Bad argument `%s'",
+				  word);
 	}
 	return 0;
 }
@@ -1097,9 +1096,10 @@ out:
 static int generic_opt_check(struct cmd_state *st)
 {
 	for (int i = 0; i < NUMBER_OF_OPT; i++) {
-		if ((st->options & (1u << i)) && (options_v_commands[i] & st->command) != st->command)
-			return pf_err_param(st->err, "Illegal option `%s' with this command\n",
-					    optflags[i]);
+		/* Legal when any of the given commands allows it (-L -Z -n is fine). */
+		if ((st->options & (1u << i)) && !(options_v_commands[i] & st->command))
+			return pf_err_param(st->err, "Illegal option `-%c' with this command",
+					    optchars[i]);
 	}
 	return 0;
 }
@@ -1107,7 +1107,7 @@ static int generic_opt_check(struct cmd_state *st)
 static int delete_chain(struct cmd_state *st, struct pf_table *t, struct pf_chain *c)
 {
 	if (c->builtin)
-		return table_err(st, "Can't delete built-in chain");
+		return table_err(st, pf_table_strerror(EINVAL));
 	if (c->refcount)
 		return table_err(st, "Too many links");
 	if (c->nrules)
@@ -1246,7 +1246,7 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 		else if (!strcmp(st->policy, "DROP"))
 			c->policy = PF_VERDICT_DROP;
 		else
-			return table_err(st, "Bad policy name");
+			return table_err(st, "Bad policy name. Run `dmesg' for more information");
 		if (st->options & OPT_COUNTERS)
 			c->pcnt = st->counters;
 		return 0;

@@ -346,3 +346,120 @@ bool pf_parse_mark_mask(const char *s, uint32_t *value, uint32_t *mask)
 	*mask = (uint32_t)m;
 	return true;
 }
+
+/* ---- guided-option parsers ---- */
+
+int pf_xt_opt_check(struct pf_error *err, const char *ext, const char *opt, bool already_seen,
+		    bool invert, bool invertible)
+{
+	if (already_seen)
+		return pf_err_param(err, "%s: option \"--%s\" can only be used once.\n", ext, opt);
+	if (invert && !invertible)
+		return pf_err_param(err, "%s: option \"--%s\" cannot be inverted.\n", ext, opt);
+	return 0;
+}
+
+int pf_xt_parse_uint(const char *arg, const char *ext, const char *opt, uint64_t lmin,
+		     uint64_t lmax, uint64_t *out, struct pf_error *err)
+{
+	if (!pf_strtoui(arg, lmin, lmax, out))
+		return pf_err_param(err,
+				    "%s: bad value for option \"--%s\", or out of range "
+				    "(%llu-%llu).\n",
+				    ext, opt, (unsigned long long)lmin, (unsigned long long)lmax);
+	return 0;
+}
+
+int pf_xt_parse_mint(const char *arg, const char *ext, const char *opt, uint64_t lmax,
+		     unsigned maxiter, uint64_t *vals, unsigned *nvals, struct pf_error *err)
+{
+	const char *p = arg;
+	*nvals = 0;
+	for (;;) {
+		uint64_t v;
+		char *end;
+		if (*nvals == maxiter)
+			return pf_err_param(err,
+					    "%s: Too many components for option \"--%s\" (max: "
+					    "%u)\n",
+					    ext, opt, maxiter);
+		if (*p == '\0' || *p == ':') {
+			end = (char *)p;
+			v = *nvals == 1 ? lmax : 0;
+		} else {
+			if (!pf_strtoui_end(p, &end, 0, lmax, &v))
+				return pf_err_param(err,
+						    "%s: bad value for option \"--%s\" near "
+						    "\"%s\", or out of range (0-%llu).\n",
+						    ext, opt, p, (unsigned long long)lmax);
+			if (*end != '\0' && *end != ':')
+				return pf_err_param(err,
+						    "%s: Argument to \"--%s\" has unexpected "
+						    "characters near \"%s\".\n",
+						    ext, opt, end);
+		}
+		vals[(*nvals)++] = v;
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
+int pf_xt_getportbyname(const char *name)
+{
+	struct addrinfo *res = NULL;
+	int ret = -1;
+	if (getaddrinfo(NULL, name, NULL, &res) != 0)
+		return -1;
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		if (a->ai_family == AF_INET6) {
+			ret = ntohs(((const struct sockaddr_in6 *)a->ai_addr)->sin6_port);
+			break;
+		}
+		if (a->ai_family == AF_INET) {
+			ret = ntohs(((const struct sockaddr_in *)a->ai_addr)->sin_port);
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	return ret;
+}
+
+int pf_xt_parse_portrc(const char *arg, const char *ext, const char *opt, uint16_t out[2],
+		       struct pf_error *err)
+{
+	uint16_t range[2] = {0, 65535};
+	unsigned n = 0;
+	const char *p = arg;
+	for (;;) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		if (n == 2)
+			return pf_err_param(err,
+					    "%s: Too many components for option \"--%s\" (max: "
+					    "2)\n",
+					    ext, opt);
+		if (len > 0) {
+			char buf[256];
+			if (len >= sizeof(buf))
+				len = sizeof(buf) - 1;
+			memcpy(buf, p, len);
+			buf[len] = '\0';
+			int port = pf_xt_getportbyname(buf);
+			if (port < 0)
+				return pf_err_param(err,
+						    "Port \"%s\" does not resolve to anything.\n",
+						    buf);
+			range[n] = (uint16_t)port;
+		}
+		n++;
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	if (n == 1)
+		range[1] = range[0];
+	out[0] = range[0];
+	out[1] = range[1];
+	return 0;
+}

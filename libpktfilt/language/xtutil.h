@@ -57,4 +57,28 @@ const char *pf_proto_name(uint16_t proto, char *buf, size_t len);
 /* Mark "value[/mask]" (mask defaults to 0xffffffff). */
 bool pf_parse_mark_mask(const char *s, uint32_t *value, uint32_t *mask);
 
+/* ---- libxtables' guided-option parsers (xtoptions.c), shared by several extensions ---- */
+
+/* The checks xtables_option_parse makes before parsing a guided option, with its wording:
+ * 'EXT: option "--OPT" can only be used once.' when already_seen, then 'EXT: option "--OPT"
+ * cannot be inverted.' when invert and not invertible. opt: the option's first declared
+ * name for its id (iptables names an option by its id, whatever alias was typed). */
+int pf_xt_opt_check(struct pf_error *err, const char *ext, const char *opt, bool already_seen,
+		    bool invert, bool invertible);
+/* XTTYPE_UINT8/16/32/64: whole string, base 0, within [lmin, lmax]; else 'EXT: bad value
+ * for option "--OPT", or out of range (LMIN-LMAX).' */
+int pf_xt_parse_uint(const char *arg, const char *ext, const char *opt, uint64_t lmin,
+		     uint64_t lmax, uint64_t *out, struct pf_error *err);
+/* XTTYPE_UINT*RC: up to maxiter ':'-separated numbers in [0, lmax]; an empty component is
+ * 0 (first) or lmax (second). Fills vals[0..*nvals-1] (vals has maxiter entries). */
+int pf_xt_parse_mint(const char *arg, const char *ext, const char *opt, uint64_t lmax,
+		     unsigned maxiter, uint64_t *vals, unsigned *nvals, struct pf_error *err);
+/* xtables_getportbyname: a number (as getaddrinfo reads it, truncated to 16 bits) or a
+ * service name of any protocol; -1 when it does not resolve. */
+int pf_xt_getportbyname(const char *name);
+/* XTTYPE_PORTRC: "port[:port]" with its quirks (an empty first component leaves 0, an
+ * empty second leaves 65535, a single port gives [p, p]); no min <= max check. */
+int pf_xt_parse_portrc(const char *arg, const char *ext, const char *opt, uint16_t out[2],
+		       struct pf_error *err);
+
 #endif
