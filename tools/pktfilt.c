@@ -67,17 +67,6 @@ static bool has_flag(int argc, char **argv, const char *s, const char *l)
 	return false;
 }
 
-static char *save_text(const pf_ruleset *rs, size_t *len)
-{
-	char *buf = NULL;
-	FILE *f = open_memstream(&buf, len);
-	if (!f)
-		return NULL;
-	pf_ruleset_save(rs, NULL, PF_SAVE_COUNTERS, f, NULL);
-	fclose(f);
-	return buf;
-}
-
 static int main_iptables(int argc, char **argv)
 {
 	const char *prog = "pktfilt";
@@ -100,8 +89,7 @@ static int main_iptables(int argc, char **argv)
 		pf_error_print(&err, prog, stderr);
 		return err.code ? err.code : 1;
 	}
-	size_t before_len;
-	char *before = save_text(rs, &before_len);
+	uint64_t generation = pf_ruleset_generation(rs);
 	char *out_buf = NULL;
 	size_t out_len = 0;
 	FILE *out = open_memstream(&out_buf, &out_len);
@@ -116,17 +104,12 @@ static int main_iptables(int argc, char **argv)
 		pf_error_print(&err, prog, stderr);
 		status = err.code ? err.code : 1;
 	} else {
-		size_t after_len;
-		char *after = save_text(rs, &after_len);
-		if (!before || !after || before_len != after_len || memcmp(before, after, after_len)) {
-			if (store.ops->commit(&store, rs, &err)) {
-				pf_error_print(&err, prog, stderr);
-				status = PF_ERR_RESOURCE;
-			}
+		if (pf_ruleset_generation(rs) != generation &&
+		    store.ops->commit(&store, rs, &err)) {
+			pf_error_print(&err, prog, stderr);
+			status = PF_ERR_RESOURCE;
 		}
-		free(after);
 	}
-	free(before);
 	store.ops->close(&store);
 	pf_ruleset_free(rs);
 	return status;

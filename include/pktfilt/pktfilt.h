@@ -77,6 +77,9 @@ PF_API pf_ruleset *pf_ruleset_clone(const pf_ruleset *rs);
  */
 PF_API int pf_ruleset_command(pf_ruleset *rs, int argc, char *const argv[], FILE *out,
 			      struct pf_error *err);
+/* A number that grows with every successful change (command or restore): callers persist or
+ * republish the rule set when it moved. */
+PF_API uint64_t pf_ruleset_generation(const pf_ruleset *rs);
 /* The same, with the command as one string split as a shell would (quotes, backslashes). */
 PF_API int pf_ruleset_command_string(pf_ruleset *rs, const char *command, FILE *out,
 				     struct pf_error *err);

@@ -47,6 +47,11 @@ int pf_ruleset_command(pf_ruleset *rs, int argc, char *const argv[], FILE *out,
 	return rc;
 }
 
+uint64_t pf_ruleset_generation(const pf_ruleset *rs)
+{
+	return rs->generation;
+}
+
 int pf_ruleset_command_string(pf_ruleset *rs, const char *command, FILE *out,
 			      struct pf_error *err)
 {
@@ -63,7 +68,7 @@ int pf_ruleset_command_string(pf_ruleset *rs, const char *command, FILE *out,
 
 /* ---- save ---- */
 
-static void save_table(struct pf_strbuf *sb, const struct pf_table *t, bool counters)
+static void save_table(struct pf_strbuf *sb, const struct pf_table *t, bool counters, FILE *out)
 {
 	pf_sb_printf(sb, "*%s\n", t->def->name);
 	for (size_t i = 0; i < t->nchains; i++) {
@@ -77,8 +82,13 @@ static void save_table(struct pf_strbuf *sb, const struct pf_table *t, bool coun
 	}
 	for (size_t i = 0; i < t->nchains; i++) {
 		const struct pf_chain *c = t->chains[i];
-		for (size_t k = 0; k < c->nrules; k++)
+		for (size_t k = 0; k < c->nrules; k++) {
 			pf_rule_save_line(sb, c, c->rules[k], counters, false);
+			if (out && sb->len >= 65536) {
+				fwrite(sb->buf, 1, sb->len, out);
+				pf_sb_reset(sb);
+			}
+		}
 	}
 	pf_sb_puts(sb, "COMMIT\n");
 }
@@ -93,7 +103,7 @@ int pf_ruleset_save(const pf_ruleset *rs, const char *table, unsigned flags, FIL
 		if (!t)
 			return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_RAW,
 					  "Table does not exist (do you need to insmod?)");
-		save_table(&sb, t, flags & PF_SAVE_COUNTERS);
+		save_table(&sb, t, flags & PF_SAVE_COUNTERS, out);
 	} else {
 		/* Tables in use, most recently instantiated first (the kernel's order). */
 		const struct pf_table *order[PF_NTABLES];
@@ -108,7 +118,7 @@ int pf_ruleset_save(const pf_ruleset *rs, const char *table, unsigned flags, FIL
 				order[j - 1] = tmp;
 			}
 		for (int i = 0; i < n; i++) {
-			save_table(&sb, order[i], flags & PF_SAVE_COUNTERS);
+			save_table(&sb, order[i], flags & PF_SAVE_COUNTERS, out);
 			if (out && sb.len)
 				fwrite(sb.buf, 1, sb.len, out);
 			pf_sb_reset(&sb);
@@ -293,6 +303,7 @@ static int restore_commit(struct restore_state *st)
 		unsigned seq = st->live->touch_seq;
 		table_swap(st->live, &st->work);
 		st->live->touch_seq = seq;
+		st->rs->generation++;
 		if (st->ncommitted < PF_NTABLES)
 			st->committed[st->ncommitted++] = st->live;
 	}
@@ -327,20 +338,28 @@ int pf_ruleset_restore(pf_ruleset *rs, const char *text, size_t len, unsigned fl
 	st.flags = flags;
 	st.only_table = only_table;
 	st.err = err;
-	char *buf = malloc(len + 1);
-	if (!buf)
-		return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
-	memcpy(buf, text, len);
-	buf[len] = '\0';
+	/* Lines are copied one at a time into a buffer that grows to the longest. */
+	char *buf = NULL;
+	size_t bufcap = 0;
 	int rc = 0;
-	char *save = NULL;
-	for (char *line = buf; line && rc == 0; line = save) {
-		char *nl = strchr(line, '\n');
-		save = nl ? nl + 1 : NULL;
-		if (nl)
-			*nl = '\0';
-		if (!nl && *line == '\0')
-			break;
+	const char *end = text + len;
+	for (const char *next = text; next < end && rc == 0;) {
+		const char *nl = memchr(next, '\n', (size_t)(end - next));
+		size_t n = nl ? (size_t)(nl - next) : (size_t)(end - next);
+		if (n + 1 > bufcap) {
+			bufcap = (n + 1) * 2;
+			char *nb = realloc(buf, bufcap);
+			if (!nb) {
+				rc = pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN,
+						"Memory allocation problem");
+				break;
+			}
+			buf = nb;
+		}
+		memcpy(buf, next, n);
+		buf[n] = '\0';
+		next = nl ? nl + 1 : end;
+		char *line = buf;
 		st.line++;
 		char *p = line;
 		while (*p == ' ' || *p == '\t')

@@ -1029,8 +1029,19 @@ static int rule_commands(struct cmd_state *st, struct pf_table *t, FILE *out)
 	rc = 0;
 	for (unsigned i = 0; i < ns && rc == 0; i++) {
 		for (unsigned j = 0; j < nd && rc == 0; j++) {
-			struct pf_rule *r =
-				instantiate(st, saddrs[i], smasks[i], daddrs[j], dmasks[j]);
+			/* The last pair takes the template itself; earlier ones a copy. */
+			bool last = i == ns - 1 && j == nd - 1;
+			struct pf_rule *r;
+			if (last) {
+				r = tmpl;
+				r->ip.src = saddrs[i];
+				r->ip.smsk = smasks[i];
+				r->ip.dst = daddrs[j];
+				r->ip.dmsk = dmasks[j];
+				st->rule = NULL;
+			} else {
+				r = instantiate(st, saddrs[i], smasks[i], daddrs[j], dmasks[j]);
+			}
 			if (!r) {
 				rc = pf_err_set(st->err, PF_ERR_RESOURCE, PF_STYLE_TABLE,
 						"Memory allocation problem");
@@ -1087,9 +1098,7 @@ static int rule_commands(struct cmd_state *st, struct pf_table *t, FILE *out)
 	pf_sb_free(&sb);
 out:
 	free(saddrs);
-	free(smasks);
 	free(daddrs);
-	free(dmasks);
 	return rc;
 }
 
@@ -1321,8 +1330,11 @@ int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, c
 	pf_table_touch(rs, t);
 	if (execute(&st, t, out))
 		goto out;
-	if (pf_table_check(t, err))
+	/* Restore checks the whole table once, at COMMIT. */
+	if (!forced_table && pf_table_check(t, err))
 		goto out;
+	if (st.command & ~(unsigned)(CMD_LIST | CMD_LIST_RULES | CMD_CHECK))
+		rs->generation++;
 	rc = 0;
 out:
 	pf_rule_free(st.rule);

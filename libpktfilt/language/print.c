@@ -47,7 +47,9 @@ static void save_addr(struct pf_strbuf *sb, char flag, uint32_t addr, uint32_t m
 {
 	if (mask == 0 && !inv)
 		return;
-	pf_sb_printf(sb, "%s -%c ", inv ? " !" : "", flag);
+	pf_sb_puts(sb, inv ? " ! -" : " -");
+	pf_sb_putc(sb, flag);
+	pf_sb_putc(sb, ' ');
 	pf_sb_addr_mask(sb, addr, mask);
 }
 
@@ -78,7 +80,8 @@ void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const stru
 		pf_sb_printf(sb, "%s -f", (ip->invflags & PF_INV_FRAG) ? " !" : "");
 	for (unsigned i = 0; i < r->nmatches; i++) {
 		const struct pf_ext_inst *m = &r->matches[i];
-		pf_sb_printf(sb, " -m %s", m->ext->name);
+		pf_sb_puts(sb, " -m ");
+		pf_sb_puts(sb, m->ext->name);
 		if (m->ext->save) {
 			struct pf_print_ctx pc = {m->data, r, true};
 			m->ext->save(&pc, sb);
@@ -89,7 +92,8 @@ void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const stru
 			     (unsigned long long)cnt->bytes);
 	if (r->tkind == PF_TARGET_NONE)
 		return;
-	pf_sb_printf(sb, " -%c %s", (ip->flags & PF_F_GOTO) ? 'g' : 'j', pf_rule_target_name(r));
+	pf_sb_puts(sb, (ip->flags & PF_F_GOTO) ? " -g " : " -j ");
+	pf_sb_puts(sb, pf_rule_target_name(r));
 	if (r->tkind == PF_TARGET_EXT && r->target.ext->save) {
 		struct pf_print_ctx pc = {r->target.data, r, true};
 		r->target.ext->save(&pc, sb);
@@ -99,10 +103,15 @@ void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const stru
 void pf_rule_save_line(struct pf_strbuf *sb, const struct pf_chain *c, const struct pf_rule *r,
 		       bool counters_prefix, bool counters_inline)
 {
-	if (counters_prefix)
-		pf_sb_printf(sb, "[%llu:%llu] ", (unsigned long long)r->cnt.pkts,
-			     (unsigned long long)r->cnt.bytes);
-	pf_sb_printf(sb, "-A %s", c->name);
+	if (counters_prefix) {
+		pf_sb_putc(sb, '[');
+		pf_sb_put_u64(sb, r->cnt.pkts);
+		pf_sb_putc(sb, ':');
+		pf_sb_put_u64(sb, r->cnt.bytes);
+		pf_sb_puts(sb, "] ");
+	}
+	pf_sb_puts(sb, "-A ");
+	pf_sb_puts(sb, c->name);
 	pf_rule_save_spec(sb, r, counters_inline ? &r->cnt : NULL);
 	pf_sb_putc(sb, '\n');
 }

@@ -184,8 +184,8 @@ int pf_parse_ipv4_list(const char *s, uint32_t **addrs, uint32_t **masks, unsign
 	for (const char *p = s; *p; p++)
 		if (*p == ',')
 			count++;
-	*addrs = calloc(count, sizeof(uint32_t));
-	*masks = calloc(count, sizeof(uint32_t));
+	*addrs = malloc(count * sizeof(uint32_t) * 2);
+	*masks = *addrs ? *addrs + count : NULL;
 	*n = 0;
 	if (!*addrs || !*masks)
 		goto fail;
@@ -221,7 +221,6 @@ int pf_parse_ipv4_list(const char *s, uint32_t **addrs, uint32_t **masks, unsign
 	return 0;
 fail:
 	free(*addrs);
-	free(*masks);
 	*addrs = *masks = NULL;
 	return -1;
 }
@@ -243,18 +242,25 @@ int pf_mask_to_cidr(uint32_t mask_nbo)
 	return bits;
 }
 
+static void sb_ipv4(struct pf_strbuf *sb, uint32_t addr_nbo)
+{
+	const unsigned char *b = (const unsigned char *)&addr_nbo;
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			pf_sb_putc(sb, '.');
+		pf_sb_put_u64(sb, b[i]);
+	}
+}
+
 void pf_sb_addr_mask(struct pf_strbuf *sb, uint32_t addr, uint32_t mask)
 {
-	char a[16];
-	pf_fmt_ipv4(addr, a);
+	sb_ipv4(sb, addr);
+	pf_sb_putc(sb, '/');
 	int cidr = pf_mask_to_cidr(mask);
-	if (cidr >= 0) {
-		pf_sb_printf(sb, "%s/%d", a, cidr);
-	} else {
-		char m[16];
-		pf_fmt_ipv4(mask, m);
-		pf_sb_printf(sb, "%s/%s", a, m);
-	}
+	if (cidr >= 0)
+		pf_sb_put_u64(sb, (unsigned)cidr);
+	else
+		sb_ipv4(sb, mask);
 }
 
 void pf_sb_list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool numeric)
@@ -462,4 +468,182 @@ int pf_xt_parse_portrc(const char *arg, const char *ext, const char *opt, uint16
 	out[0] = range[0];
 	out[1] = range[1];
 	return 0;
+}
+
+/* ---- option constraints ---- */
+
+static const struct pf_xt_optspec *optspec_by_id(const struct pf_xt_optspec *specs, unsigned id)
+{
+	for (; specs->name; specs++)
+		if (specs->id == id)
+			return specs;
+	return NULL;
+}
+
+int pf_xt_options_fcheck(const char *ext, const struct pf_xt_optspec *specs, uint64_t seen,
+			 struct pf_error *err)
+{
+	for (const struct pf_xt_optspec *e = specs; e->name; e++) {
+		if (e->mand && !(seen & (1ull << e->id)))
+			return pf_err_param(err, "%s: option \"--%s\" must be specified\n", ext,
+					    e->name);
+		if (!(seen & (1ull << e->id)))
+			continue;
+		for (unsigned i = 0; i < 64; i++) {
+			if (i == e->id)
+				continue;
+			const struct pf_xt_optspec *o = optspec_by_id(specs, i);
+			if (!o)
+				continue;
+			uint64_t of = 1ull << o->id;
+			if ((e->also & of) && !(seen & of))
+				return pf_err_param(err, "%s: option \"--%s\" also requires \"--%s\".\n",
+						    ext, e->name, o->name);
+			if ((e->excl & of) && (seen & of))
+				return pf_err_param(err,
+						    "%s: option \"--%s\" cannot be used together with "
+						    "\"--%s\".\n",
+						    ext, e->name, o->name);
+		}
+	}
+	return 0;
+}
+
+/* ---- NAT ranges ---- */
+
+bool pf_nat_portok(uint16_t proto)
+{
+	return proto == 6 || proto == 17 || proto == 132 || proto == 33 || proto == 1;
+}
+
+/* A port number (xtables_strtoui semantics, stopping at *end) or, failing that, a service
+ * name for the whole text. */
+static bool nat_port(const char *arg, char **end, uint64_t min, uint64_t *port)
+{
+	if (pf_strtoui_end(arg, end, min, 65535, port))
+		return true;
+	/* xtables_service_to_port(arg, NULL): a service name of any protocol, no number */
+	struct servent se, *res = NULL;
+	char buf[1024];
+	if (getservbyname_r(arg, NULL, &se, buf, sizeof(buf), &res) != 0 || !res)
+		return false;
+	*port = ntohs((uint16_t)res->s_port);
+	*end = (char *)"";
+	return true;
+}
+
+int pf_nat_parse_ports(const char *arg, bool portok, struct pf_nat_range *r,
+		       struct pf_error *err)
+{
+	uint64_t port, maxport, baseport;
+	char *end = NULL;
+	if (!portok)
+		return pf_err_param(err, "Need TCP, UDP, SCTP or DCCP with port specification");
+	r->flags |= PF_NAT_RANGE_PROTO_SPECIFIED;
+	if (!nat_port(arg, &end, 0, &port))
+		return pf_err_param(err, "Port `%s' not valid", arg);
+	switch (*end) {
+	case '\0':
+		r->min_port = r->max_port = (uint16_t)port;
+		return 0;
+	case '-':
+		arg = end + 1;
+		break;
+	case ':':
+		return pf_err_param(err, "Invalid port:port syntax - use dash");
+	default:
+		return pf_err_param(err, "Garbage after port value: `%s'", end);
+	}
+	/* a range: no service names */
+	if (!pf_strtoui_end(arg, &end, 0, 65535, &maxport))
+		return pf_err_param(err, "Port `%s' not valid", arg);
+	if (maxport < port)
+		return pf_err_param(err, "Port range `%s' funky", arg);
+	r->min_port = (uint16_t)port;
+	r->max_port = (uint16_t)maxport;
+	switch (*end) {
+	case '\0':
+		return 0;
+	case '/':
+		arg = end + 1;
+		break;
+	default:
+		return pf_err_param(err, "Garbage after port range: `%s'", end);
+	}
+	if (!nat_port(arg, &end, 1, &baseport))
+		return pf_err_param(err, "Port `%s' not valid", arg);
+	r->flags |= PF_NAT_RANGE_PROTO_OFFSET;
+	r->base_port = (uint16_t)baseport;
+	return 0;
+}
+
+int pf_nat_parse_to(const char *orig, bool portok, struct pf_nat_range *r, struct pf_error *err)
+{
+	char arg[512];
+	if (strlen(orig) >= sizeof(arg))
+		return pf_err_param(err, "Bad IP address \"%s\"", orig);
+	strcpy(arg, orig);
+	if (strchr(arg, '['))
+		return pf_err_param(err, "Invalid address format");
+	char *colon = strchr(arg, ':');
+	if (colon && strchr(colon + 1, ':'))
+		colon = NULL; /* iptables takes it for an IPv6 address */
+	if (colon) {
+		if (pf_nat_parse_ports(colon + 1, portok, r, err))
+			return -1;
+		if (colon == arg || colon == arg + 2)
+			return 0; /* no address, as iptables decides it */
+		*colon = '\0';
+	}
+	r->flags |= PF_NAT_RANGE_MAP_IPS;
+	char *dash = strchr(arg, '-');
+	if (colon && dash && dash > colon)
+		dash = NULL;
+	if (dash)
+		*dash = '\0';
+	struct in_addr a;
+	if (inet_pton(AF_INET, arg, &a) != 1)
+		return pf_err_param(err, "Bad IP address \"%s\"", arg);
+	r->min_ip = r->max_ip = a.s_addr;
+	if (dash) {
+		if (inet_pton(AF_INET, dash + 1, &a) != 1)
+			return pf_err_param(err, "Bad IP address \"%s\"", dash + 1);
+		r->max_ip = a.s_addr;
+	}
+	return 0;
+}
+
+void pf_nat_print(struct pf_strbuf *sb, const struct pf_nat_range *r, const char *rangeopt,
+		  const char *flag_pfx, bool skip_colon)
+{
+	char buf[80] = "";
+	size_t n = 0;
+	if (r->flags & PF_NAT_RANGE_MAP_IPS) {
+		char a[16];
+		pf_fmt_ipv4(r->min_ip, a);
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s", a);
+		if (r->min_ip != r->max_ip) {
+			pf_fmt_ipv4(r->max_ip, a);
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "-%s", a);
+		}
+	}
+	if (r->flags & PF_NAT_RANGE_PROTO_SPECIFIED) {
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ":%u", r->min_port);
+		if (r->max_port != r->min_port)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "-%u", r->max_port);
+		if (r->flags & PF_NAT_RANGE_PROTO_OFFSET)
+			n += (size_t)snprintf(buf + n, sizeof(buf) - n, "/%u", r->base_port);
+	}
+	if (buf[0]) {
+		const char *s = buf;
+		if (s[0] == ':' && skip_colon)
+			s++;
+		pf_sb_printf(sb, " %s%s", rangeopt, s);
+	}
+	if (r->flags & PF_NAT_RANGE_PROTO_RANDOM)
+		pf_sb_printf(sb, " %srandom", flag_pfx);
+	if (r->flags & PF_NAT_RANGE_PROTO_RANDOM_FULLY)
+		pf_sb_printf(sb, " %srandom-fully", flag_pfx);
+	if (r->flags & PF_NAT_RANGE_PERSISTENT)
+		pf_sb_printf(sb, " %spersistent", flag_pfx);
 }

@@ -31,9 +31,9 @@ const char *pf_port_to_service(uint16_t port, const char *proto, char *buf, size
 bool pf_parse_ipv4_numeric(const char *s, uint32_t *addr_nbo);
 /* Mask "N" (0..32) or dotted; NULL or "" is an error. */
 bool pf_parse_ipv4_mask(const char *s, uint32_t *mask_nbo);
-/* "host[/mask]" possibly a comma-separated list (iptables' xtables_ipparse_multiple):
- * fills up to *n entries of addrs/masks (allocated by caller via n as capacity? no: malloc'd),
- * addresses masked. Returns 0 or -1 with err. *addrs and *masks are malloc()ed. */
+/* "host[/mask]" possibly a comma-separated list (iptables' xtables_ipparse_multiple), with
+ * duplicates removed and addresses masked. Returns 0 or -1 with err. *addrs is malloc()ed and
+ * *masks points into the same block: free(*addrs) only. */
 int pf_parse_ipv4_list(const char *s, uint32_t **addrs, uint32_t **masks, unsigned *n,
 		       struct pf_error *err);
 /* One "host[/mask]" (no commas): 0 or -1 with err. Hostnames via /etc/hosts and DNS. */
@@ -80,5 +80,50 @@ int pf_xt_getportbyname(const char *name);
  * empty second leaves 65535, a single port gives [p, p]); no min <= max check. */
 int pf_xt_parse_portrc(const char *arg, const char *ext, const char *opt, uint16_t out[2],
 		       struct pf_error *err);
+
+/* One option's constraints as libxtables' xt_option_entry declares them (id: the bit in the
+ * extension's seen mask; excl/also: masks of ids; mand: XTOPT_MAND). */
+struct pf_xt_optspec {
+	const char *name;
+	unsigned id;
+	uint64_t excl;
+	uint64_t also;
+	bool mand;
+};
+/* xtables_options_fcheck: walks specs (terminated by name NULL) in declaration order and
+ * fails with its wording: 'EXT: option "--OPT" must be specified', '... also requires
+ * "--OTHER".', '... cannot be used together with "--OTHER".' (the other option being the
+ * lowest id in conflict, as iptables finds it). */
+int pf_xt_options_fcheck(const char *ext, const struct pf_xt_optspec *specs, uint64_t seen,
+			 struct pf_error *err);
+
+/* ---- NAT ranges (libxt_NAT.c): --to-destination, --to-source, --to-ports ---- */
+
+#define PF_NAT_RANGE_MAP_IPS 0x01
+#define PF_NAT_RANGE_PROTO_SPECIFIED 0x02
+#define PF_NAT_RANGE_PROTO_RANDOM 0x04
+#define PF_NAT_RANGE_PERSISTENT 0x08
+#define PF_NAT_RANGE_PROTO_RANDOM_FULLY 0x10
+#define PF_NAT_RANGE_PROTO_OFFSET 0x20
+
+/* An IPv4 nf_nat_range2: addresses in network byte order, ports in host order. */
+struct pf_nat_range {
+	uint32_t flags;
+	uint32_t min_ip, max_ip;
+	uint16_t min_port, max_port, base_port;
+	uint16_t pad;
+};
+
+/* Whether -p allows ports in a NAT range (tcp, udp, sctp, dccp, icmp; inversion ignored). */
+bool pf_nat_portok(uint16_t proto);
+/* "port[-port[/port]]" into r (sets PROTO_SPECIFIED, maybe PROTO_OFFSET). */
+int pf_nat_parse_ports(const char *arg, bool portok, struct pf_nat_range *r,
+		       struct pf_error *err);
+/* "[ip[-ip]][:port[-port[/port]]]" into r (sets MAP_IPS when an address is given). */
+int pf_nat_parse_to(const char *arg, bool portok, struct pf_nat_range *r, struct pf_error *err);
+/* libxt_NAT's print/save: " RANGEOPT<range>" then " FLAGPFXrandom" etc. skip_colon drops the
+ * ':' of a port-only range (--to-ports, "masq ports: "). */
+void pf_nat_print(struct pf_strbuf *sb, const struct pf_nat_range *r, const char *rangeopt,
+		  const char *flag_pfx, bool skip_colon);
 
 #endif

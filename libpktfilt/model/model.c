@@ -219,6 +219,7 @@ pf_ruleset *pf_ruleset_clone(const pf_ruleset *src)
 	if (!rs)
 		return NULL;
 	rs->touch_counter = src->touch_counter;
+	rs->generation = src->generation;
 	for (int i = 0; i < PF_NTABLES; i++) {
 		const struct pf_table *st = &src->tables[i];
 		struct pf_table *t = &rs->tables[i];

@@ -108,6 +108,7 @@ struct pf_table {
 struct pf_ruleset {
 	struct pf_table tables[PF_NTABLES]; /* raw, mangle, nat, filter, security */
 	unsigned touch_counter;
+	uint64_t generation; /* incremented by every change that succeeded */
 };
 
 extern const struct pf_table_def pf_table_defs[PF_NTABLES];

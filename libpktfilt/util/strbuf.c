@@ -113,6 +113,17 @@ void pf_sb_save_string(struct pf_strbuf *sb, const char *value)
 	pf_sb_putc(sb, '"');
 }
 
+void pf_sb_put_u64(struct pf_strbuf *sb, unsigned long long v)
+{
+	char tmp[24];
+	int i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	pf_sb_putn(sb, tmp + i, sizeof(tmp) - (size_t)i);
+}
+
 const char *pf_sb_str(const struct pf_strbuf *sb)
 {
 	return sb->buf ? sb->buf : "";

@@ -24,6 +24,8 @@ void pf_sb_printf(struct pf_strbuf *sb, const char *fmt, ...) __attribute__((for
 void pf_sb_vprintf(struct pf_strbuf *sb, const char *fmt, va_list ap);
 /* Append " VALUE" quoted as iptables-save quotes strings (xtables_save_string). */
 void pf_sb_save_string(struct pf_strbuf *sb, const char *value);
+/* Decimal number, without printf. */
+void pf_sb_put_u64(struct pf_strbuf *sb, unsigned long long v);
 /* Content as a C string (never NULL). */
 const char *pf_sb_str(const struct pf_strbuf *sb);
 

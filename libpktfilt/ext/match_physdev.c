@@ -1,0 +1,168 @@
+/*
+ * match_physdev.c - "-m physdev": match the bridge ports a bridged packet came in on or goes
+ * out of (--physdev-in, --physdev-out, --physdev-is-in, --physdev-is-out,
+ * --physdev-is-bridged), as libxt_physdev.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ext/ext.h"
+#include "language/xtutil.h"
+
+#define PHYS_IFNAMSIZ 16
+
+/* xt_physdev_info.bitmask / .invert */
+#define PD_IN 0x01
+#define PD_OUT 0x02
+#define PD_BRIDGED 0x04
+#define PD_ISIN 0x08
+#define PD_ISOUT 0x10
+
+enum { O_IN = 0, O_OUT, O_IS_IN, O_IS_OUT, O_BRIDGED };
+
+struct physdev_data {
+	char physindev[PHYS_IFNAMSIZ];
+	unsigned char in_mask[PHYS_IFNAMSIZ];
+	char physoutdev[PHYS_IFNAMSIZ];
+	unsigned char out_mask[PHYS_IFNAMSIZ];
+	uint8_t invert;
+	uint8_t bitmask;
+};
+
+static const struct pf_ext_option physdev_opts[] = {
+    {.name = "physdev-in",
+     .id = O_IN,
+     .arg = PF_ARG_REQUIRED,
+     .flags = PF_OPT_INVERT | PF_OPT_NOCHECK},
+    {.name = "physdev-out",
+     .id = O_OUT,
+     .arg = PF_ARG_REQUIRED,
+     .flags = PF_OPT_INVERT | PF_OPT_NOCHECK},
+    {.name = "physdev-is-in",
+     .id = O_IS_IN,
+     .arg = PF_ARG_NONE,
+     .flags = PF_OPT_INVERT | PF_OPT_NOCHECK},
+    {.name = "physdev-is-out",
+     .id = O_IS_OUT,
+     .arg = PF_ARG_NONE,
+     .flags = PF_OPT_INVERT | PF_OPT_NOCHECK},
+    {.name = "physdev-is-bridged",
+     .id = O_BRIDGED,
+     .arg = PF_ARG_NONE,
+     .flags = PF_OPT_INVERT | PF_OPT_NOCHECK},
+    {.name = NULL},
+};
+
+/* xtables_parse_interface: a name shorter than IFNAMSIZ; a final '+' matches any suffix
+ * (the mask then covers the characters before it), otherwise the mask includes the NUL.
+ * (iptables also warns on stderr about '/' and ' ' in a name; it accepts it.) */
+static int physdev_iface(const char *arg, char *name, unsigned char *mask, struct pf_error *err)
+{
+	size_t len = strlen(arg);
+	memset(name, 0, PHYS_IFNAMSIZ);
+	memset(mask, 0, PHYS_IFNAMSIZ);
+	if (len + 1 > PHYS_IFNAMSIZ)
+		return pf_err_param(err, "interface name `%s' must be shorter than IFNAMSIZ (%i)",
+				    arg, PHYS_IFNAMSIZ - 1);
+	memcpy(name, arg, len);
+	if (len == 0)
+		return 0;
+	if (name[len - 1] == '+')
+		memset(mask, 0xff, len - 1);
+	else
+		memset(mask, 0xff, len + 1);
+	return 0;
+}
+
+static int physdev_parse(struct pf_parse_ctx *ctx)
+{
+	struct physdev_data *d = ctx->data;
+	if (pf_xt_opt_check(ctx->err, "physdev", ctx->name, ctx->seen & (1ull << ctx->id),
+			    ctx->invert, true))
+		return -1;
+	uint8_t bit = 0;
+	switch (ctx->id) {
+	case O_IN:
+		if (physdev_iface(ctx->arg, d->physindev, d->in_mask, ctx->err))
+			return -1;
+		bit = PD_IN;
+		break;
+	case O_OUT:
+		if (physdev_iface(ctx->arg, d->physoutdev, d->out_mask, ctx->err))
+			return -1;
+		bit = PD_OUT;
+		break;
+	case O_IS_IN:
+		bit = PD_ISIN;
+		break;
+	case O_IS_OUT:
+		bit = PD_ISOUT;
+		break;
+	case O_BRIDGED:
+		bit = PD_BRIDGED;
+		break;
+	}
+	d->bitmask |= bit;
+	if (ctx->invert)
+		d->invert |= bit;
+	return 0;
+}
+
+static int physdev_final_check(struct pf_parse_ctx *ctx)
+{
+	if (ctx->seen == 0)
+		return pf_err_param(ctx->err, "PHYSDEV: no physdev option specified");
+	return 0;
+}
+
+static void physdev_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
+{
+	const struct physdev_data *d = ctx->data;
+	if (d->bitmask & PD_ISIN)
+		pf_sb_printf(out, "%s --physdev-is-in", (d->invert & PD_ISIN) ? " !" : "");
+	if (d->bitmask & PD_IN)
+		pf_sb_printf(out, "%s --physdev-in %.*s", (d->invert & PD_IN) ? " !" : "",
+			     PHYS_IFNAMSIZ, d->physindev);
+	if (d->bitmask & PD_ISOUT)
+		pf_sb_printf(out, "%s --physdev-is-out", (d->invert & PD_ISOUT) ? " !" : "");
+	if (d->bitmask & PD_OUT)
+		pf_sb_printf(out, "%s --physdev-out %.*s", (d->invert & PD_OUT) ? " !" : "",
+			     PHYS_IFNAMSIZ, d->physoutdev);
+	if (d->bitmask & PD_BRIDGED)
+		pf_sb_printf(out, "%s --physdev-is-bridged", (d->invert & PD_BRIDGED) ? " !" : "");
+}
+
+static void physdev_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
+{
+	pf_sb_puts(out, " PHYSDEV match");
+	physdev_save(ctx, out);
+}
+
+/* xt_physdev's checkentry: an output port test needs bridged traffic when the rule is
+ * reachable from OUTPUT. */
+static int physdev_check_entry(const struct pf_rule *rule, const void *data, const char *table,
+			       unsigned hooks)
+{
+	const struct physdev_data *d = data;
+	(void)rule;
+	(void)table;
+	if ((d->bitmask & (PD_OUT | PD_ISOUT)) &&
+	    (!(d->bitmask & PD_BRIDGED) || (d->invert & PD_BRIDGED)) &&
+	    (hooks & (1u << PF_HOOK_LOCAL_OUT)))
+		return EINVAL;
+	return 0;
+}
+
+const struct pf_ext pf_match_physdev = {
+    .name = "physdev",
+    .kind = PF_EXT_MATCH,
+    .revision = 0,
+    .data_size = sizeof(struct physdev_data),
+    .options = physdev_opts,
+    .parse = physdev_parse,
+    .final_check = physdev_final_check,
+    .save = physdev_save,
+    .print = physdev_print,
+    .check_entry = physdev_check_entry,
+};

@@ -1,0 +1,245 @@
+/*
+ * match_tcp.c - the tcp match (-p tcp / -m tcp): source and destination port ranges, TCP
+ * flags (--tcp-flags, --syn) and a TCP option kind, as libxt_tcp and the kernel's xt_tcpudp.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "ext/ext.h"
+#include "language/xtutil.h"
+#include "model/model.h"
+
+/* The kernel's struct xt_tcp. */
+struct tcp_info {
+	uint16_t spts[2];
+	uint16_t dpts[2];
+	uint8_t option;
+	uint8_t flg_mask;
+	uint8_t flg_cmp;
+	uint8_t invflags;
+};
+
+#define TCP_INV_SRCPT 0x01
+#define TCP_INV_DSTPT 0x02
+#define TCP_INV_FLAGS 0x04
+#define TCP_INV_OPTION 0x08
+
+enum { O_SPORT, O_DPORT, O_SYN, O_FLAGS, O_OPTION };
+
+/* Two-word options (--tcp-flags MASK COMP) need the core's PF_ARG_TWO / ctx->arg2. */
+#ifdef PF_EXT_ARG2
+#define TCP_ARG_FLAGS PF_ARG_TWO
+#define TCP_ARG2(ctx) ((ctx)->arg2)
+#else
+#define TCP_ARG_FLAGS PF_ARG_REQUIRED
+#define TCP_ARG2(ctx) ((void)(ctx), (const char *)NULL)
+#endif
+
+static const struct pf_ext_option tcp_opts[] = {
+    {"source-port", O_SPORT, PF_ARG_REQUIRED, PF_OPT_NOCHECK},
+    {"sport", O_SPORT, PF_ARG_REQUIRED, PF_OPT_NOCHECK},
+    {"destination-port", O_DPORT, PF_ARG_REQUIRED, PF_OPT_NOCHECK},
+    {"dport", O_DPORT, PF_ARG_REQUIRED, PF_OPT_NOCHECK},
+    {"syn", O_SYN, PF_ARG_NONE, PF_OPT_NOCHECK},
+    {"tcp-flags", O_FLAGS, TCP_ARG_FLAGS, PF_OPT_NOCHECK},
+    {"tcp-option", O_OPTION, PF_ARG_REQUIRED, PF_OPT_NOCHECK},
+    {.name = NULL},
+};
+
+static const struct {
+	const char *name;
+	uint8_t flag;
+} tcp_flag_names[] = {
+    {"FIN", 0x01}, {"SYN", 0x02}, {"RST", 0x04}, {"PSH", 0x08},
+    {"ACK", 0x10}, {"URG", 0x20}, {"ALL", 0x3F}, {"NONE", 0},
+};
+#define N_FLAG_NAMES (sizeof(tcp_flag_names) / sizeof(tcp_flag_names[0]))
+
+static void tcp_init(void *data)
+{
+	struct tcp_info *t = data;
+	t->spts[1] = t->dpts[1] = 0xFFFF;
+}
+
+/* "SYN,ACK" (case-insensitive, empty items skipped) to a flag mask. */
+static int parse_flags(const char *s, uint8_t *out, struct pf_error *err)
+{
+	uint8_t ret = 0;
+	const char *p = s;
+	while (*p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len > 0) {
+			size_t i;
+			for (i = 0; i < N_FLAG_NAMES; i++)
+				if (strlen(tcp_flag_names[i].name) == len &&
+				    strncasecmp(tcp_flag_names[i].name, p, len) == 0)
+					break;
+			if (i == N_FLAG_NAMES)
+				return pf_err_param(err, "Unknown TCP flag `%.*s'", (int)len, p);
+			ret |= tcp_flag_names[i].flag;
+		}
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	*out = ret;
+	return 0;
+}
+
+static int tcp_parse(struct pf_parse_ctx *ctx)
+{
+	struct tcp_info *t = ctx->data;
+	uint64_t v;
+	switch (ctx->id) {
+	case O_SPORT:
+		if (ctx->seen & (1u << O_SPORT))
+			return pf_err_param(ctx->err, "Only one `--source-port' allowed");
+		if (pf_parse_port_range(ctx->arg, "tcp", t->spts, ctx->err))
+			return -1;
+		if (ctx->invert)
+			t->invflags |= TCP_INV_SRCPT;
+		return 0;
+	case O_DPORT:
+		if (ctx->seen & (1u << O_DPORT))
+			return pf_err_param(ctx->err, "Only one `--destination-port' allowed");
+		if (pf_parse_port_range(ctx->arg, "tcp", t->dpts, ctx->err))
+			return -1;
+		if (ctx->invert)
+			t->invflags |= TCP_INV_DSTPT;
+		return 0;
+	case O_SYN:
+	case O_FLAGS:
+		if (ctx->seen & ((1u << O_SYN) | (1u << O_FLAGS)))
+			return pf_err_param(ctx->err,
+					    "Only one of `--syn' or `--tcp-flags'  allowed");
+		if (ctx->id == O_SYN) {
+			t->flg_mask = 0x17; /* FIN,SYN,RST,ACK */
+			t->flg_cmp = 0x02;  /* SYN */
+		} else {
+			const char *cmp = TCP_ARG2(ctx);
+			if (!cmp)
+				return pf_err_param(ctx->err, "--tcp-flags requires two args.");
+			if (parse_flags(ctx->arg, &t->flg_mask, ctx->err) ||
+			    parse_flags(cmp, &t->flg_cmp, ctx->err))
+				return -1;
+		}
+		if (ctx->invert)
+			t->invflags |= TCP_INV_FLAGS;
+		return 0;
+	case O_OPTION:
+		if (ctx->seen & (1u << O_OPTION))
+			return pf_err_param(ctx->err, "Only one `--tcp-option' allowed");
+		if (!pf_strtoui(ctx->arg, 1, 255, &v))
+			return pf_err_param(ctx->err, "Bad TCP option \"%s\"", ctx->arg);
+		t->option = (uint8_t)v;
+		if (ctx->invert)
+			t->invflags |= TCP_INV_OPTION;
+		return 0;
+	}
+	return 0;
+}
+
+static void put_flags(struct pf_strbuf *out, uint8_t flags)
+{
+	bool any = false;
+	while (flags) {
+		size_t i = 0;
+		while (!(flags & tcp_flag_names[i].flag))
+			i++;
+		pf_sb_printf(out, "%s%s", any ? "," : "", tcp_flag_names[i].name);
+		any = true;
+		flags &= (uint8_t)~tcp_flag_names[i].flag;
+	}
+	if (!any)
+		pf_sb_puts(out, "NONE");
+}
+
+static void save_ports(struct pf_strbuf *out, const char *name, const uint16_t p[2], bool inv)
+{
+	if (p[0] == 0 && p[1] == 0xFFFF)
+		return;
+	if (inv)
+		pf_sb_puts(out, " !");
+	if (p[0] != p[1])
+		pf_sb_printf(out, " --%s %u:%u", name, p[0], p[1]);
+	else
+		pf_sb_printf(out, " --%s %u", name, p[0]);
+}
+
+static void tcp_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
+{
+	const struct tcp_info *t = ctx->data;
+	save_ports(out, "sport", t->spts, t->invflags & TCP_INV_SRCPT);
+	save_ports(out, "dport", t->dpts, t->invflags & TCP_INV_DSTPT);
+	if (t->option || (t->invflags & TCP_INV_OPTION))
+		pf_sb_printf(out, "%s --tcp-option %u", (t->invflags & TCP_INV_OPTION) ? " !" : "",
+			     t->option);
+	if (t->flg_mask || (t->invflags & TCP_INV_FLAGS)) {
+		pf_sb_printf(out, "%s --tcp-flags ", (t->invflags & TCP_INV_FLAGS) ? " !" : "");
+		put_flags(out, t->flg_mask);
+		pf_sb_putc(out, ' ');
+		put_flags(out, t->flg_cmp);
+	}
+}
+
+static void list_port(struct pf_strbuf *out, uint16_t port, bool numeric)
+{
+	char buf[64];
+	const char *name = numeric ? NULL : pf_port_to_service(port, "tcp", buf, sizeof(buf));
+	if (name)
+		pf_sb_puts(out, name);
+	else
+		pf_sb_printf(out, "%u", port);
+}
+
+static void list_ports(struct pf_strbuf *out, const char *name, const uint16_t p[2], bool inv,
+		       bool numeric)
+{
+	if (p[0] == 0 && p[1] == 0xFFFF && !inv)
+		return;
+	pf_sb_printf(out, " %s", name);
+	if (p[0] == p[1]) {
+		pf_sb_printf(out, ":%s", inv ? "!" : "");
+		list_port(out, p[0], numeric);
+	} else {
+		pf_sb_printf(out, "s:%s", inv ? "!" : "");
+		list_port(out, p[0], numeric);
+		pf_sb_putc(out, ':');
+		list_port(out, p[1], numeric);
+	}
+}
+
+static void tcp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
+{
+	const struct tcp_info *t = ctx->data;
+	pf_sb_puts(out, " tcp");
+	list_ports(out, "spt", t->spts, t->invflags & TCP_INV_SRCPT, ctx->numeric);
+	list_ports(out, "dpt", t->dpts, t->invflags & TCP_INV_DSTPT, ctx->numeric);
+	if (t->option || (t->invflags & TCP_INV_OPTION))
+		pf_sb_printf(out, " option=%s%u", (t->invflags & TCP_INV_OPTION) ? "!" : "",
+			     t->option);
+	if (t->flg_mask || (t->invflags & TCP_INV_FLAGS)) {
+		pf_sb_printf(out, " flags:%s", (t->invflags & TCP_INV_FLAGS) ? "!" : "");
+		if (ctx->numeric) {
+			pf_sb_printf(out, "0x%02X/0x%02X", t->flg_mask, t->flg_cmp);
+		} else {
+			put_flags(out, t->flg_mask);
+			pf_sb_putc(out, '/');
+			put_flags(out, t->flg_cmp);
+		}
+	}
+}
+
+const struct pf_ext pf_match_tcp = {
+    .name = "tcp",
+    .kind = PF_EXT_MATCH,
+    .revision = 0,
+    .data_size = sizeof(struct tcp_info),
+    .options = tcp_opts,
+    .proto = 6,
+    .init = tcp_init,
+    .parse = tcp_parse,
+    .save = tcp_save,
+    .print = tcp_print,
+};
