@@ -183,7 +183,8 @@ static void list_iface(struct pf_strbuf *sb, const char *name, bool inv, unsigne
 	pf_sb_printf(sb, pad, buf);
 }
 
-static void list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool inv, unsigned fmt)
+static void list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool inv, unsigned fmt,
+		      const char *pad)
 {
 	struct pf_strbuf tmp;
 	pf_sb_init(&tmp);
@@ -203,39 +204,48 @@ static void list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool i
 			pf_sb_printf(&tmp, "/%s", m);
 		}
 	}
-	pf_sb_printf(sb, "%-19s ", pf_sb_str(&tmp));
+	pf_sb_printf(sb, pad, pf_sb_str(&tmp));
 	pf_sb_free(&tmp);
 }
+
+/* iptables' FMT(table, notable) */
+#define FMT(tab, notab) ((fmt & PF_FMT_NOTABLE) ? (notab) : (tab))
 
 void pf_list_rule(struct pf_strbuf *sb, const struct pf_rule *r, unsigned num, unsigned fmt)
 {
 	const struct pf_ipt_ip *ip = &r->ip;
 	bool numeric = fmt & PF_FMT_NUMERIC;
 	if (fmt & PF_FMT_LINENUMBERS)
-		pf_sb_printf(sb, "%-4u ", num);
+		pf_sb_printf(sb, FMT("%-4u ", "%u "), num);
 	if (!(fmt & PF_FMT_NOCOUNTS)) {
 		print_num(sb, r->cnt.pkts, fmt);
 		print_num(sb, r->cnt.bytes, fmt);
 	}
-	pf_sb_printf(sb, "%-9s ", pf_rule_target_name(r));
+	pf_sb_printf(sb, FMT("%-9s ", "%s "), pf_rule_target_name(r));
 	pf_sb_putc(sb, (ip->invflags & PF_INV_PROTO) ? '!' : ' ');
 	char pbuf[64];
 	const char *pname = NULL;
-	if (!numeric)
+	if (fmt & PF_FMT_NOTABLE) /* -v with -A/-I/...: xtables' table of names first */
+		pname = pf_proto_table_name(ip->proto);
+	if (!pname && !numeric)
 		pname = pf_proto_name(ip->proto, pbuf, sizeof(pbuf));
 	if (pname)
-		pf_sb_printf(sb, "%-4s ", pname);
+		pf_sb_printf(sb, FMT("%-4s ", "%s "), pname);
 	else
-		pf_sb_printf(sb, "%-4u ", ip->proto);
+		pf_sb_printf(sb, FMT("%-4u ", "%u "), ip->proto);
+	if (fmt & PF_FMT_NOTABLE)
+		pf_sb_puts(sb, "opt ");
 	pf_sb_putc(sb, (ip->invflags & PF_INV_FRAG) ? '!' : '-');
 	pf_sb_putc(sb, (ip->flags & PF_F_FRAG) ? 'f' : '-');
 	pf_sb_putc(sb, ' ');
 	if (fmt & PF_FMT_VIA) {
-		list_iface(sb, ip->iniface, ip->invflags & PF_INV_VIA_IN, fmt, " %-6s ");
-		list_iface(sb, ip->outiface, ip->invflags & PF_INV_VIA_OUT, fmt, "%-6s ");
+		list_iface(sb, ip->iniface, ip->invflags & PF_INV_VIA_IN, fmt, FMT(" %-6s ", "in %s "));
+		list_iface(sb, ip->outiface, ip->invflags & PF_INV_VIA_OUT, fmt,
+			   FMT("%-6s ", "out %s "));
 	}
-	list_addr(sb, ip->src, ip->smsk, ip->invflags & PF_INV_SRCIP, fmt);
-	list_addr(sb, ip->dst, ip->dmsk, ip->invflags & PF_INV_DSTIP, fmt);
+	list_addr(sb, ip->src, ip->smsk, ip->invflags & PF_INV_SRCIP, fmt, FMT("%-19s ", "%s "));
+	list_addr(sb, ip->dst, ip->dmsk, ip->invflags & PF_INV_DSTIP, fmt,
+		  FMT("%-19s ", "-> %s  "));
 	if (ip->flags & PF_F_GOTO)
 		pf_sb_puts(sb, "[goto] ");
 	for (unsigned i = 0; i < r->nmatches; i++) {

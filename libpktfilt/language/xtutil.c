@@ -320,6 +320,14 @@ int pf_parse_proto(const char *s)
 	return -1;
 }
 
+const char *pf_proto_table_name(uint16_t proto)
+{
+	for (size_t i = 0; i < sizeof(chain_protos) / sizeof(chain_protos[0]); i++)
+		if (chain_protos[i].num == proto)
+			return chain_protos[i].name;
+	return NULL;
+}
+
 const char *pf_proto_name(uint16_t proto, char *buf, size_t len)
 {
 	if (proto == 0)

@@ -51,6 +51,8 @@ void pf_sb_list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool nu
 
 /* Protocol: name or number ("all" = 0). Returns -1 when unknown. */
 int pf_parse_proto(const char *s);
+/* Name from xtables' own short table (tcp, udp, icmp, all, ...) or NULL. */
+const char *pf_proto_table_name(uint16_t proto);
 /* Name for -S/save (xtables' table then /etc/protocols), or NULL for a bare number. */
 const char *pf_proto_name(uint16_t proto, char *buf, size_t len);
 
