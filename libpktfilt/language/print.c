@@ -192,8 +192,9 @@ static void list_addr(struct pf_strbuf *sb, uint32_t addr, uint32_t mask, bool i
 	if (mask == 0 && !(fmt & PF_FMT_NUMERIC)) {
 		pf_sb_puts(&tmp, "anywhere");
 	} else {
-		char a[16];
-		pf_fmt_ipv4(addr, a);
+		char a[256];
+		if ((fmt & PF_FMT_NUMERIC) || !pf_ipv4_to_name(addr, a, sizeof(a)))
+			pf_fmt_ipv4(addr, a);
 		pf_sb_puts(&tmp, a);
 		int cidr = pf_mask_to_cidr(mask);
 		if (cidr >= 0 && cidr != 32) {

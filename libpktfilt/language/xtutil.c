@@ -231,6 +231,27 @@ void pf_fmt_ipv4(uint32_t addr_nbo, char buf[16])
 	snprintf(buf, 16, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
 }
 
+bool pf_ipv4_to_name(uint32_t addr_nbo, char *buf, size_t len)
+{
+	/* xtables_ipaddr_to_anyname: a host name, else a network name (/etc/networks). */
+	struct hostent he, *res = NULL;
+	char tmp[2048];
+	int herr;
+	if (gethostbyaddr_r(&addr_nbo, sizeof(addr_nbo), AF_INET, &he, tmp, sizeof(tmp), &res,
+			    &herr) == 0 &&
+	    res && res->h_name) {
+		snprintf(buf, len, "%s", res->h_name);
+		return true;
+	}
+	struct netent ne, *nres = NULL;
+	if (getnetbyaddr_r(ntohl(addr_nbo), AF_INET, &ne, tmp, sizeof(tmp), &nres, &herr) == 0 &&
+	    nres && nres->n_name) {
+		snprintf(buf, len, "%s", nres->n_name);
+		return true;
+	}
+	return false;
+}
+
 int pf_mask_to_cidr(uint32_t mask_nbo)
 {
 	uint32_t m = ntohl(mask_nbo);

@@ -41,6 +41,8 @@ int pf_parse_ipv4_one(const char *s, uint32_t *addr, uint32_t *mask, struct pf_e
 
 /* Format: "1.2.3.4" */
 void pf_fmt_ipv4(uint32_t addr_nbo, char buf[16]);
+/* -L without -n: host name (reverse lookup) or network name of an address, as iptables. */
+bool pf_ipv4_to_name(uint32_t addr_nbo, char *buf, size_t len);
 /* Prefix length of a mask, or -1 when not contiguous. */
 int pf_mask_to_cidr(uint32_t mask_nbo);
 /* "1.2.3.4/24" or "1.2.3.4/255.0.255.0" as iptables-save prints (always with mask). */
