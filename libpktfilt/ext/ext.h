@@ -20,6 +20,13 @@
 
 struct pf_rule;
 struct pf_ext;
+struct pf_eval;	       /* engine/eval.h: one packet being judged */
+struct pf_engine;      /* engine/eval.h: the compiled rule set */
+
+/* Target results: a verdict for the packet, or continue with the next rule. */
+#define PF_XT_CONTINUE 0xffffffffu
+#define PF_XT_VERDICT(v) ((unsigned)(v))				 /* PF_NF_ACCEPT, ... */
+#define PF_XT_QUEUE(num, bypass) (3u | ((unsigned)(num) << 16) | ((bypass) ? 0x8000u : 0u))
 
 enum pf_ext_kind { PF_EXT_MATCH, PF_EXT_TARGET };
 
@@ -99,6 +106,18 @@ struct pf_ext {
 			   unsigned hooks);
 	/* Optional: does this instance need connection tracking (used later by the engine). */
 	bool needs_conntrack;
+
+	/* ---- evaluation (engine) ---- */
+	/* Matches: true when the packet matches. May set ev->hotdrop (the kernel drops the packet
+	 * at once, counting nothing more). */
+	bool (*match)(struct pf_eval *ev, const void *data, void *state);
+	/* Targets: PF_XT_CONTINUE or a verdict (PF_XT_VERDICT / PF_XT_QUEUE). */
+	unsigned (*target)(struct pf_eval *ev, const void *data, void *state);
+	/* Runtime state of one instance in a compiled rule set (token buckets, counters, lists):
+	 * state_size bytes, zeroed, then state_init(). May be 0/NULL. */
+	size_t state_size;
+	int (*state_init)(struct pf_engine *engine, const void *data, void *state);
+	void (*state_free)(struct pf_engine *engine, void *state);
 };
 
 /* The registry: all known extensions. */

@@ -293,6 +293,7 @@ struct pf_ext_inst *pf_rule_add_match(struct pf_rule *r, const struct pf_ext *ex
 		return NULL;
 	m[r->nmatches].ext = ext;
 	m[r->nmatches].data = d;
+	m[r->nmatches].state = NULL;
 	return &m[r->nmatches++];
 }
 
@@ -305,6 +306,7 @@ int pf_rule_set_target_ext(struct pf_rule *r, const struct pf_ext *ext)
 	r->tkind = PF_TARGET_EXT;
 	r->target.ext = ext;
 	r->target.data = d;
+	r->target.state = NULL;
 	return 0;
 }
 
@@ -326,6 +328,7 @@ struct pf_rule *pf_rule_clone(const struct pf_rule *src)
 	r->matches = NULL;
 	r->nmatches = 0;
 	r->target.data = NULL;
+	r->target.state = NULL;
 	if (src->nmatches) {
 		r->matches = calloc(src->nmatches, sizeof(*r->matches));
 		if (!r->matches)

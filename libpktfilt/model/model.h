@@ -45,6 +45,7 @@ struct pf_counters {
 struct pf_ext_inst {
 	const struct pf_ext *ext;
 	void *data;
+	void *state; /* runtime state, owned by the engine that compiled the rule (else NULL) */
 };
 
 enum pf_verdict {

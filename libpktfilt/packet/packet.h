@@ -1,0 +1,73 @@
+/*
+ * packet.h - a parsed, bounds-checked view of one IPv4 packet, built once per packet.
+ *
+ * Matches read this view, never raw offsets. The view records what the kernel knows when a
+ * packet reaches a netfilter hook: the IP header fields, the fragment offset, where the
+ * transport header starts and whether it is complete. A non-first fragment has no transport
+ * header (ports never match it); a first fragment too short for its transport header makes
+ * the kernel's tcp/udp/icmp matches "hotdrop" the packet: l4_truncated says so.
+ * IPv6 will get its own parser filling the same view (family field).
+ */
+#ifndef PF_PACKET_H
+#define PF_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pf_packet_status {
+	PF_PKT_OK = 0,
+	PF_PKT_TRUNCATED, /* shorter than the IP header or than tot_len */
+	PF_PKT_BAD_HEADER, /* version != 4, ihl < 5, tot_len < ihl*4 */
+};
+
+struct pf_packet {
+	uint8_t *data; /* the IP header; the caller's buffer, changed by mangling targets */
+	size_t len;    /* bytes of the packet: tot_len (bytes beyond it are trimmed) */
+	uint8_t family; /* 4 */
+
+	/* IPv4 header */
+	uint8_t ihl_bytes;
+	uint8_t tos;
+	uint8_t ttl;
+	uint8_t proto;
+	uint16_t tot_len;
+	uint16_t id;
+	uint16_t frag_field; /* flags + offset, host order */
+	uint16_t fragoff;    /* offset in 8-byte units, as the kernel's par->fragoff */
+	uint32_t saddr, daddr; /* network byte order */
+
+	/* Transport: valid only when fragoff == 0 */
+	uint16_t l4_off;   /* offset of the transport header in data */
+	uint16_t l4_len;   /* bytes from l4_off to the end of the packet */
+	bool l4_truncated; /* first fragment shorter than the minimal header of proto */
+	uint16_t sport, dport; /* tcp/udp/udplite/sctp/dccp, host order */
+	uint8_t tcp_flags;
+	uint8_t tcp_doff_bytes;
+	uint8_t icmp_type, icmp_code;
+};
+
+/*
+ * Parse an IPv4 packet starting at its IP header. The view points into buf (not copied).
+ * Returns PF_PKT_OK, or why the kernel would drop it before PREROUTING (then the packet must
+ * not be evaluated). Never reads outside buf[0..buflen).
+ */
+enum pf_packet_status pf_packet_parse(struct pf_packet *p, uint8_t *buf, size_t buflen);
+
+/* Recompute the transport fields after a target changed the packet. */
+void pf_packet_reparse_l4(struct pf_packet *p);
+
+/* Bytes [off, off+n) of the packet, or NULL when outside it. */
+static inline const uint8_t *pf_packet_bytes(const struct pf_packet *p, size_t off, size_t n)
+{
+	if (off > p->len || n > p->len - off)
+		return NULL;
+	return p->data + off;
+}
+
+/* Internet checksum of the IP header (0 when valid). */
+uint16_t pf_ip_header_checksum(const uint8_t *hdr, size_t len);
+/* Recompute the IPv4 header checksum in place. */
+void pf_packet_fix_ip_checksum(struct pf_packet *p);
+
+#endif
