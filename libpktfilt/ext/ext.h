@@ -34,7 +34,12 @@ enum pf_ext_arg {
 	PF_ARG_NONE,	 /* --flag */
 	PF_ARG_REQUIRED, /* --opt VALUE (the next argv word, whatever it starts with) */
 	PF_ARG_OPTIONAL, /* --opt [VALUE]: taken only when the next word does not start with '-' */
+	PF_ARG_TWO,	 /* --opt A B: A as for PF_ARG_REQUIRED (ctx->arg); B (ctx->arg2) is the
+			    following word when there is one that starts with neither '-' nor '!'
+			    (it is then consumed), else NULL and the extension reports the error
+			    (iptables' old-style parsers reading argv[optind]) */
 };
+#define PF_EXT_ARG2 1 /* PF_ARG_TWO and pf_parse_ctx.arg2 exist */
 
 /* Option flags. */
 #define PF_OPT_INVERT 0x1 /* "! --opt" is allowed */
@@ -55,6 +60,7 @@ struct pf_parse_ctx {
 	int id;			      /* option id (parse only) */
 	const char *name;	      /* option name as declared (parse only) */
 	const char *arg;	      /* argument or NULL */
+	const char *arg2;	      /* PF_ARG_TWO: the second word or NULL */
 	bool invert;		      /* "!" was given before the option */
 	uint64_t seen;		      /* bit per option id already parsed (before this one) */
 	const struct pf_rule *rule;   /* the rule being built: core fields (ip.proto, ...) */

@@ -62,9 +62,9 @@ static int parse_plenmask(const char *arg, uint32_t mask[4], struct pf_error *er
 		hints.ai_family = AF_INET;
 		hints.ai_flags = AI_NUMERICHOST;
 		if (getaddrinfo(arg, NULL, &hints, &res) != 0 || !res)
-			return pf_err_param(err,
-					    "connlimit: bad value for option \"--connlimit-mask\", "
-					    "neither a valid network mask nor valid CIDR (0-32).\n");
+			return pf_err_param(
+			    err, "connlimit: bad value for option \"--connlimit-mask\", "
+				 "neither a valid network mask nor valid CIDR (0-32).\n");
 		uint32_t m = ((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr;
 		freeaddrinfo(res);
 		int c = pf_mask_to_cidr(m);
@@ -113,8 +113,8 @@ static int connlimit_parse(struct pf_parse_ctx *ctx)
 static int connlimit_final(struct pf_parse_ctx *ctx)
 {
 	if (!(ctx->seen & (F(O_UPTO) | F(O_ABOVE))))
-		return pf_err_param(ctx->err,
-				    "You must specify \"--connlimit-above\" or \"--connlimit-upto\".");
+		return pf_err_param(
+		    ctx->err, "You must specify \"--connlimit-above\" or \"--connlimit-upto\".");
 	return pf_xt_options_fcheck("connlimit", connlimit_specs, ctx->seen, ctx->err);
 }
 

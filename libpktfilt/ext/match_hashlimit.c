@@ -16,7 +16,7 @@
 #include "language/xtutil.h"
 #include "model/model.h"
 
-#define HL_NAME_MAX 255 /* NAME_MAX: the size of the name in xt_hashlimit_mtinfo3 */
+#define HL_NAME_MAX 255	    /* NAME_MAX: the size of the name in xt_hashlimit_mtinfo3 */
 #define HL_SCALE 1000000ull /* XT_HASHLIMIT_SCALE_v2 */
 #define HL_BURST 5
 #define HL_BURST_MAX 1000000
@@ -145,8 +145,9 @@ static uint32_t get_factor(char c)
 
 static int burst_error(struct pf_error *err)
 {
-	return pf_err_param(err, "bad value for option \"--hashlimit-burst\", or out of range "
-				 "(1-%u).",
+	return pf_err_param(err,
+			    "bad value for option \"--hashlimit-burst\", or out of range "
+			    "(1-%u).",
 			    HL_BURST_MAX);
 }
 
@@ -291,8 +292,8 @@ static int hashlimit_parse(struct pf_parse_ctx *ctx)
 		return parse_plen(ctx->arg, opt, &info->dstmask, ctx->err);
 	case O_NAME:
 		if (strlen(ctx->arg) < 1)
-			return pf_err_param(ctx->err,
-					    "Argument must have a minimum length of 1 characters\n");
+			return pf_err_param(
+			    ctx->err, "Argument must have a minimum length of 1 characters\n");
 		strncpy(info->name, ctx->arg, HL_NAME_MAX - 1);
 		info->name[HL_NAME_MAX - 1] = '\0';
 		return 0;

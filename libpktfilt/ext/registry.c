@@ -6,10 +6,8 @@
 
 #include "ext/ext.h"
 
-/* TODO(before resolving the foundation issue): drop PF_WEAK once every file exists. */
-#define PF_WEAK __attribute__((weak))
-#define MATCH(n) extern const struct pf_ext pf_match_##n PF_WEAK;
-#define TARGET(n) extern const struct pf_ext pf_target_##n PF_WEAK;
+#define MATCH(n) extern const struct pf_ext pf_match_##n;
+#define TARGET(n) extern const struct pf_ext pf_target_##n;
 #include "ext/registry.def"
 #undef MATCH
 #undef TARGET
@@ -25,9 +23,8 @@ const struct pf_ext *const pf_ext_registry[] = {
 
 const struct pf_ext *pf_ext_find(const char *name, enum pf_ext_kind kind)
 {
-	size_t n = sizeof(pf_ext_registry) / sizeof(pf_ext_registry[0]) - 1;
-	for (const struct pf_ext *const *e = pf_ext_registry; e < pf_ext_registry + n; e++)
-		if (*e && (*e)->kind == kind && strcmp((*e)->name, name) == 0)
+	for (const struct pf_ext *const *e = pf_ext_registry; *e; e++)
+		if ((*e)->kind == kind && strcmp((*e)->name, name) == 0)
 			return *e;
 	return NULL;
 }

@@ -289,38 +289,6 @@ static struct pf_ext_inst *loaded_inst(struct cmd_state *st, unsigned idx)
 	return &st->rule->matches[m];
 }
 
-/* Find an extension option by exact name, then by unique prefix (as getopt_long), among
- * loaded extensions, most recently loaded first. */
-static int find_ext_option(struct cmd_state *st, const char *name, size_t namelen,
-			   unsigned *which, const struct pf_ext_option **opt)
-{
-	int found = 0;
-	for (int pass = 0; pass < 2 && !found; pass++) {
-		for (int i = (int)st->nloaded - 1; i >= 0; i--) {
-			const struct pf_ext_option *o = st->loaded[i].ext->options;
-			for (; o && o->name; o++) {
-				bool exact = strlen(o->name) == namelen &&
-					     strncmp(o->name, name, namelen) == 0;
-				bool prefix = strncmp(o->name, name, namelen) == 0;
-				if ((pass == 0 && exact) || (pass == 1 && prefix)) {
-					if (found && pass == 1 && *opt != o &&
-					    strcmp((*opt)->name, o->name) != 0) {
-						return -2; /* ambiguous */
-					}
-					if (!found) {
-						*which = (unsigned)i;
-						*opt = o;
-					}
-					found = 1;
-					if (pass == 0)
-						return 1;
-				}
-			}
-		}
-	}
-	return found;
-}
-
 /* Load the protocol's match (-p tcp, then --dport) when an option is unknown. */
 static bool load_proto(struct cmd_state *st)
 {
@@ -343,16 +311,22 @@ static bool load_proto(struct cmd_state *st)
 }
 
 static int run_ext_option(struct cmd_state *st, unsigned which, const struct pf_ext_option *o,
-			  const char *arg)
+			  const char *arg, const char *arg2)
 {
 	struct loaded *l = &st->loaded[which];
 	struct pf_ext_inst *inst = loaded_inst(st, which);
 	if (!(o->flags & PF_OPT_NOCHECK)) {
-		if (st->invert && !(o->flags & PF_OPT_INVERT))
-			return pf_err_param(st->err, "unexpected ! flag before --%s", o->name);
+		/* xtables_option_parse names the first option declared with this id. */
+		const struct pf_ext_option *first = l->ext->options;
+		while (first->id != o->id)
+			first++;
 		if (!(o->flags & PF_OPT_MULTI) && (l->seen & (1ull << o->id)))
-			return pf_err_param(st->err, "%s: option \"--%s\" can only be used once.",
-					    l->ext->name, o->name);
+			return pf_err_param(st->err,
+					    "%s: option \"--%s\" can only be used once.\n",
+					    l->ext->name, first->name);
+		if (st->invert && !(o->flags & PF_OPT_INVERT))
+			return pf_err_param(st->err, "%s: option \"--%s\" cannot be inverted.\n",
+					    l->ext->name, first->name);
 	}
 	struct pf_parse_ctx ctx = {
 		.ext = l->ext,
@@ -360,6 +334,7 @@ static int run_ext_option(struct cmd_state *st, unsigned which, const struct pf_
 		.id = o->id,
 		.name = o->name,
 		.arg = arg,
+		.arg2 = arg2,
 		.invert = st->invert,
 		.seen = l->seen,
 		.rule = st->rule,
@@ -373,41 +348,91 @@ static int run_ext_option(struct cmd_state *st, unsigned which, const struct pf_
 	return 0;
 }
 
-static int handle_ext_long(struct cmd_state *st, const char *word)
+/* A long option resolved as getopt_long does over iptables' merged list: core options first,
+ * then the loaded extensions' options, most recently loaded first; an exact name wins, else a
+ * prefix shared by one option only (aliases of one option count once). */
+struct resolved {
+	const struct core_opt *core;	/* a core option, or */
+	unsigned which;			/* the loaded extension ... */
+	const struct pf_ext_option *eo; /* ... and its option */
+};
+
+static bool same_option(const struct resolved *a, const struct resolved *b)
 {
-	const char *name = word + 2;
-	const char *eq = strchr(name, '=');
-	size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		unsigned which = 0;
-		const struct pf_ext_option *o = NULL;
-		int f = find_ext_option(st, name, namelen, &which, &o);
-		if (f == -2)
-			return pf_err_param(st->err, "unknown option \"%s\"", word);
-		if (f == 1) {
-			const char *arg = NULL;
-			if (o->arg == PF_ARG_NONE) {
-				if (eq)
-					return pf_err_param(st->err, "unknown option \"%s\"", word);
-			} else if (eq) {
-				arg = eq + 1;
-			} else if (o->arg == PF_ARG_REQUIRED) {
-				if (st->optind >= st->argc)
-					return pf_err_param(st->err,
-							    "option \"%s\" requires an argument",
-							    word);
-				arg = st->argv[st->optind++];
-			} else if (has_arg(st)) {
-				arg = st->argv[st->optind++];
+	if (a->core || b->core)
+		return a->core && b->core && a->core->code == b->core->code &&
+		       a->core->arg == b->core->arg;
+	return a->which == b->which && a->eo->id == b->eo->id && a->eo->arg == b->eo->arg;
+}
+
+static int resolve_long(struct cmd_state *st, const char *name, size_t namelen,
+			struct resolved *out)
+{
+	struct resolved first = {0}, cand;
+	int found = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (const struct core_opt *o = core_opts; o->name; o++) {
+			bool hit = pass == 0 ? strlen(o->name) == namelen &&
+						       !strncmp(o->name, name, namelen)
+					     : !strncmp(o->name, name, namelen);
+			if (!hit)
+				continue;
+			cand = (struct resolved){o, 0, NULL};
+			if (pass == 0) {
+				*out = cand;
+				return 1;
 			}
-			return run_ext_option(st, which, o, arg);
+			if (!found++)
+				first = cand;
+			else if (!same_option(&first, &cand))
+				return -1;
 		}
-		if (attempt == 0 && !load_proto(st))
-			break;
-		if (attempt == 0 && st->err->code)
-			return -1;
+		for (int i = (int)st->nloaded - 1; i >= 0; i--) {
+			for (const struct pf_ext_option *o = st->loaded[i].ext->options; o && o->name;
+			     o++) {
+				bool hit = pass == 0 ? strlen(o->name) == namelen &&
+							       !strncmp(o->name, name, namelen)
+						     : !strncmp(o->name, name, namelen);
+				if (!hit)
+					continue;
+				cand = (struct resolved){NULL, (unsigned)i, o};
+				if (pass == 0) {
+					*out = cand;
+					return 1;
+				}
+				if (!found++)
+					first = cand;
+				else if (!same_option(&first, &cand))
+					return -1;
+			}
+		}
 	}
-	return pf_err_param(st->err, "unknown option \"%s\"", word);
+	if (found)
+		*out = first;
+	return found ? 1 : 0;
+}
+
+static int handle_ext_option(struct cmd_state *st, const struct resolved *r, const char *word,
+			     const char *eq)
+{
+	const struct pf_ext_option *o = r->eo;
+	const char *arg = NULL;
+	if (o->arg == PF_ARG_NONE) {
+		if (eq)
+			return pf_err_param(st->err, "unknown option \"%s\"", word);
+	} else if (eq) {
+		arg = eq + 1;
+	} else if (o->arg == PF_ARG_REQUIRED || o->arg == PF_ARG_TWO) {
+		if (st->optind >= st->argc)
+			return pf_err_param(st->err, "option \"%s\" requires an argument", word);
+		arg = st->argv[st->optind++];
+	} else if (has_arg(st)) {
+		arg = st->argv[st->optind++];
+	}
+	const char *arg2 = NULL;
+	if (o->arg == PF_ARG_TWO && has_arg(st))
+		arg2 = st->argv[st->optind++];
+	return run_ext_option(st, r->which, o, arg, arg2);
 }
 
 static int command_match(struct cmd_state *st, const char *name)
@@ -716,35 +741,23 @@ static int parse_argv(struct cmd_state *st)
 			const char *name = word + 2;
 			const char *eq = strchr(name, '=');
 			size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
-			const struct core_opt *hit = NULL;
-			int nhits = 0;
-			for (const struct core_opt *o = core_opts; o->name; o++) {
-				if (strlen(o->name) == namelen && !strncmp(o->name, name, namelen)) {
-					hit = o;
-					nhits = 1;
-					break;
-				}
+			struct resolved r;
+			int f = resolve_long(st, name, namelen, &r);
+			if (f != 1) {
+				/* Unknown: maybe an option of the protocol's match (-p tcp --dport). */
+				if (load_proto(st))
+					f = resolve_long(st, name, namelen, &r);
+				else if (st->err->code)
+					return -1;
 			}
-			if (!hit) {
-				/* A unique prefix of a core option wins only when no extension
-				 * option has that exact name. */
-				unsigned w;
-				const struct pf_ext_option *eo;
-				if (find_ext_option(st, name, namelen, &w, &eo) == 1)
-					nhits = -1;
-				else
-					for (const struct core_opt *o = core_opts; o->name; o++)
-						if (!strncmp(o->name, name, namelen) &&
-						    (!hit || hit->code != o->code)) {
-							hit = o;
-							nhits++;
-						}
-			}
-			if (nhits != 1) {
-				if (handle_ext_long(st, word))
+			if (f != 1)
+				return pf_err_param(st->err, "unknown option \"%s\"", word);
+			if (!r.core) {
+				if (handle_ext_option(st, &r, word, eq))
 					return -1;
 				continue;
 			}
+			const struct core_opt *hit = r.core;
 			const char *arg = NULL;
 			if (hit->arg == A_NONE && eq)
 				return pf_err_param(st->err, "unknown option \"%s\"", word);

@@ -482,9 +482,8 @@ int pf_xt_parse_portrc(const char *arg, const char *ext, const char *opt, uint16
 			buf[len] = '\0';
 			int port = pf_xt_getportbyname(buf);
 			if (port < 0)
-				return pf_err_param(err,
-						    "Port \"%s\" does not resolve to anything.\n",
-						    buf);
+				return pf_err_param(
+				    err, "Port \"%s\" does not resolve to anything.\n", buf);
 			range[n] = (uint16_t)port;
 		}
 		n++;
