@@ -313,16 +313,7 @@ static int restore_commit(struct restore_state *st)
 
 static void work_free(struct restore_state *st)
 {
-	if (!st->work.def)
-		return;
-	/* Free through a throwaway rule set that owns the table. */
-	pf_ruleset *tmp = pf_ruleset_new();
-	if (tmp) {
-		size_t idx = (size_t)(st->live - st->rs->tables);
-		table_swap(&tmp->tables[idx], &st->work);
-		pf_ruleset_free(tmp);
-	}
-	memset(&st->work, 0, sizeof(st->work));
+	pf_table_free_content(&st->work);
 }
 
 int pf_ruleset_restore(pf_ruleset *rs, const char *text, size_t len, unsigned flags,

@@ -148,14 +148,21 @@ static void table_free_chains(struct pf_table *t)
 {
 	for (size_t i = 0; i < t->nchains; i++)
 		pf_chain_flush(t->chains[i]);
+	HASH_CLEAR(hh, t->by_name); /* before the chains that hold the hash table go */
 	for (size_t i = 0; i < t->nchains; i++) {
 		free(t->chains[i]->rules);
 		free(t->chains[i]);
 	}
-	HASH_CLEAR(hh, t->by_name);
 	free(t->chains);
 	t->chains = NULL;
 	t->nchains = t->cap = t->nbuiltin = 0;
+}
+
+void pf_table_free_content(struct pf_table *t)
+{
+	if (t->def)
+		table_free_chains(t);
+	memset(t, 0, sizeof(*t));
 }
 
 static int table_init(struct pf_table *t, const struct pf_table_def *def)

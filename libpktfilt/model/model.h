@@ -124,6 +124,7 @@ void pf_chain_destroy(struct pf_table *t, struct pf_chain *c);		/* must be empty
 int pf_chain_rename(struct pf_table *t, struct pf_chain *c, const char *newname);
 void pf_chain_flush(struct pf_chain *c);
 void pf_table_reset(struct pf_table *t); /* flush all, delete user chains, policies ACCEPT */
+void pf_table_free_content(struct pf_table *t); /* free chains and rules; t becomes zeroed */
 
 /* Rules. */
 struct pf_rule *pf_rule_new(void);
