@@ -27,25 +27,28 @@ static void print_help(const char *prog)
 	       "       %s -P chain target [options]\n"
 	       "       %s -h (print this help information)\n\n"
 	       "State: the rule set is kept in $PKTFILT_STATE (default %s),\n"
-	       "or the file given with --state FILE.\n",
+	       "or the file given with --state FILE (before every other argument).\n",
 	       prog, PF_VERSION, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog,
 	       PF_DEFAULT_STATE);
 }
 
-/* Remove our own options (--state FILE) and note -w/--wait [N]; returns new argc. */
+/* Remove our own option (--state FILE, only before every iptables argument, so that
+ * "-m state --state NEW" keeps its meaning) and note -w/--wait [N]; returns new argc. */
 static int take_own_options(int argc, char **argv, const char **state, int *wait)
 {
 	int out = 1;
+	bool leading = true;
 	*wait = -1;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--state") && i + 1 < argc) {
+		if (leading && !strcmp(argv[i], "--state") && i + 1 < argc) {
 			*state = argv[++i];
 			continue;
 		}
-		if (!strncmp(argv[i], "--state=", 8)) {
+		if (leading && !strncmp(argv[i], "--state=", 8)) {
 			*state = argv[i] + 8;
 			continue;
 		}
+		leading = false;
 		if (!strcmp(argv[i], "-w") || !strcmp(argv[i], "--wait")) {
 			*wait = 0;
 			if (i + 1 < argc && argv[i + 1][0] >= '0' && argv[i + 1][0] <= '9')
@@ -99,14 +102,15 @@ static int main_iptables(int argc, char **argv)
 		fwrite(out_buf, 1, out_len, stdout);
 	free(out_buf);
 	int status = 0;
-	if (rc) {
-		fflush(stdout);
-		pf_error_print(&err, prog, stderr);
+	fflush(stdout);
+	pf_error_print(&err, prog, stderr); /* warnings, then the error if any */
+	if (rc)
 		status = err.code ? err.code : 1;
-	} else {
-		if (pf_ruleset_generation(rs) != generation &&
-		    store.ops->commit(&store, rs, &err)) {
-			pf_error_print(&err, prog, stderr);
+	/* A failed table operation may still have instantiated a table: that is kept. */
+	if (pf_ruleset_generation(rs) != generation) {
+		struct pf_error cerr;
+		if (store.ops->commit(&store, rs, &cerr)) {
+			pf_error_print(&cerr, prog, stderr);
 			status = PF_ERR_RESOURCE;
 		}
 	}
@@ -287,11 +291,10 @@ static int main_restore(int argc, char **argv)
 		return err.code ? err.code : 1;
 	}
 	int status = 0;
-	if (pf_ruleset_restore(rs, text ? text : "", len, flags, table, &err)) {
-		pf_error_print(&err, prog, stderr);
+	if (pf_ruleset_restore(rs, text ? text : "", len, flags, table, &err))
 		status = err.code ? err.code : 1;
-		/* Tables committed before the failing one stay, as with iptables-restore. */
-	}
+	/* Tables committed before a failing one stay, as with iptables-restore. */
+	pf_error_print(&err, prog, stderr); /* warnings, then the error if any */
 	if (!(flags & PF_RESTORE_TEST)) {
 		struct pf_error cerr;
 		if (store.ops->commit(&store, rs, &cerr)) {

@@ -143,7 +143,7 @@ static int file_commit(struct pf_store *st, const pf_ruleset *rs, struct pf_erro
 		unlink(tmp);
 		goto fail;
 	}
-	if (pf_ruleset_save(rs, NULL, PF_SAVE_COUNTERS, f, err) || fflush(f) || fsync(fd)) {
+	if (pf_ruleset_save(rs, NULL, PF_SAVE_COUNTERS | PF_SAVE_REPARSEABLE, f, err) || fflush(f) || fsync(fd)) {
 		fclose(f);
 		unlink(tmp);
 		goto fail;

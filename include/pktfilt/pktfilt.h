@@ -57,6 +57,10 @@ struct pf_error {
 	enum pf_error_style style;
 	int line;		  /* restore: the line that failed (1-based), else 0 */
 	char message[1024];
+	/* Warnings iptables prints on stderr while it parses (the command may still succeed),
+	 * each ending with a newline, in order; truncated when full. pf_error_print() prints
+	 * them before the error. */
+	char warnings[1024];
 };
 
 typedef struct pf_ruleset pf_ruleset;
@@ -103,6 +107,9 @@ PF_API int pf_ruleset_restore(pf_ruleset *rs, const char *text, size_t len, unsi
 
 /* Save flags. */
 #define PF_SAVE_COUNTERS 0x1 /* -c: [pkts:bytes] before each rule */
+/* Quote the few words iptables-save prints bare although it could not read them back (an
+ * interface name with a space): for pktfilt's own state, never for iptables' output. */
+#define PF_SAVE_REPARSEABLE 0x2
 
 /* Write iptables-save text (without the "# Generated" comment lines) for one table or all
  * tables that iptables-legacy-save would print (NULL). */

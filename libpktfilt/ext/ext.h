@@ -73,10 +73,14 @@ struct pf_print_ctx {
 	const void *data;
 	const struct pf_rule *rule;
 	bool numeric; /* -n: no service names, no "anywhere" */
+	bool reparseable; /* save: quote what iptables prints bare but cannot read back
+			     (pf_sb_put_word) */
 };
 
 struct pf_ext {
 	const char *name;   /* as written after -m / -j */
+	const char *real_name; /* the kernel's name when name is an alias (NOTRACK is CT):
+				  what -L shows in its target column. NULL: name */
 	enum pf_ext_kind kind;
 	uint8_t revision;
 	size_t data_size;   /* size of the private data; flat, memcpy-able */

@@ -113,12 +113,11 @@ static int addrtype_parse(struct pf_parse_ctx *ctx)
 
 static int addrtype_final_check(struct pf_parse_ctx *ctx)
 {
-	if (pf_xt_options_fcheck("addrtype", addrtype_specs, ctx->seen, ctx->err))
-		return -1;
+	/* libxtables runs the extension's own check first, then the option table's. */
 	if (!(ctx->seen & ((1ull << O_SRC_TYPE) | (1ull << O_DST_TYPE))))
 		return pf_err_param(ctx->err,
 				    "addrtype: you must specify --src-type or --dst-type");
-	return 0;
+	return pf_xt_options_fcheck("addrtype", addrtype_specs, ctx->seen, ctx->err);
 }
 
 static void addrtype_types(struct pf_strbuf *out, uint16_t mask)

@@ -4,6 +4,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "ext/ext.h"
@@ -74,9 +75,11 @@ static int iprange_parse(struct pf_parse_ctx *ctx)
 			return -1;
 		}
 	}
+	/* A reversed range is accepted, with iptables' warning. */
+	if (ntohl(range[1]) < ntohl(range[0]))
+		pf_err_warn(ctx->err, "xt_iprange: range %s-%s is reversed and will never match",
+			    spec[0], spec[1]);
 	free(copy);
-	/* iptables also warns on stderr when the range is reversed ("xt_iprange: range A-B
-	 * is reversed and will never match"); the rule is accepted. */
 	if (ctx->id == O_SRC_RANGE) {
 		d->src_min = range[0];
 		d->src_max = range[1];

@@ -56,7 +56,7 @@ static const struct pf_ext_option physdev_opts[] = {
 
 /* xtables_parse_interface: a name shorter than IFNAMSIZ; a final '+' matches any suffix
  * (the mask then covers the characters before it), otherwise the mask includes the NUL.
- * (iptables also warns on stderr about '/' and ' ' in a name; it accepts it.) */
+ * A '/' or ' ' is accepted with iptables' warning. */
 static int physdev_iface(const char *arg, char *name, unsigned char *mask, struct pf_error *err)
 {
 	size_t len = strlen(arg);
@@ -68,6 +68,11 @@ static int physdev_iface(const char *arg, char *name, unsigned char *mask, struc
 	memcpy(name, arg, len);
 	if (len == 0)
 		return 0;
+	if (strpbrk(arg, "/ "))
+		pf_err_warn(err,
+			    "Warning: weird character in interface `%s' ('/' and ' ' are not "
+			    "allowed by the kernel).",
+			    arg);
 	if (name[len - 1] == '+')
 		memset(mask, 0xff, len - 1);
 	else
@@ -121,14 +126,16 @@ static void physdev_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	const struct physdev_data *d = ctx->data;
 	if (d->bitmask & PD_ISIN)
 		pf_sb_printf(out, "%s --physdev-is-in", (d->invert & PD_ISIN) ? " !" : "");
-	if (d->bitmask & PD_IN)
-		pf_sb_printf(out, "%s --physdev-in %.*s", (d->invert & PD_IN) ? " !" : "",
-			     PHYS_IFNAMSIZ, d->physindev);
+	if (d->bitmask & PD_IN) {
+		pf_sb_printf(out, "%s --physdev-in ", (d->invert & PD_IN) ? " !" : "");
+		pf_sb_put_word(out, d->physindev, ctx->reparseable);
+	}
 	if (d->bitmask & PD_ISOUT)
 		pf_sb_printf(out, "%s --physdev-is-out", (d->invert & PD_ISOUT) ? " !" : "");
-	if (d->bitmask & PD_OUT)
-		pf_sb_printf(out, "%s --physdev-out %.*s", (d->invert & PD_OUT) ? " !" : "",
-			     PHYS_IFNAMSIZ, d->physoutdev);
+	if (d->bitmask & PD_OUT) {
+		pf_sb_printf(out, "%s --physdev-out ", (d->invert & PD_OUT) ? " !" : "");
+		pf_sb_put_word(out, d->physoutdev, ctx->reparseable);
+	}
 	if (d->bitmask & PD_BRIDGED)
 		pf_sb_printf(out, "%s --physdev-is-bridged", (d->invert & PD_BRIDGED) ? " !" : "");
 }

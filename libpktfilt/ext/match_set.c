@@ -49,8 +49,8 @@ enum {
 
 /* libxt_set parses with the old interface: it checks "!" and repetitions itself. */
 static const struct pf_ext_option set_opts[] = {
-    {"match-set", O_MATCH_SET, PF_ARG_REQUIRED, PF_OPT_NOCHECK},
-    {"set", O_SET, PF_ARG_REQUIRED, PF_OPT_NOCHECK},
+    {"match-set", O_MATCH_SET, PF_ARG_TWO, PF_OPT_NOCHECK},
+    {"set", O_SET, PF_ARG_TWO, PF_OPT_NOCHECK},
     {"return-nomatch", O_RETURN_NOMATCH, PF_ARG_NONE, PF_OPT_NOCHECK},
     {"update-counters", O_UPDATE_COUNTERS, PF_ARG_NONE, PF_OPT_NOCHECK},
     {"packets-eq", O_PACKETS_EQ, PF_ARG_REQUIRED, PF_OPT_NOCHECK},
@@ -108,12 +108,13 @@ static int set_parse(struct pf_parse_ctx *ctx)
 			return pf_err_param(ctx->err, "--match-set can be specified only once");
 		if (ctx->invert)
 			info->match_flags |= SET_INV_MATCH;
-		/* iptables first wants a second word (the directions) here; pktfilt's options
-		 * take one argument, so that check is left to the word that follows. */
+		if (!ctx->arg2)
+			return pf_err_param(ctx->err, "--match-set requires two args.");
 		if (strlen(ctx->arg) > SET_MAXNAMELEN - 1)
 			return pf_err_param(ctx->err, "setname `%s' too long, max %d characters.",
 					    ctx->arg, SET_MAXNAMELEN - 1);
-		/* No set exists in pktfilt: refuse as iptables does for an unknown set. */
+		/* No set exists in pktfilt: refuse as iptables does for an unknown set (before it
+		 * reads the directions in ctx->arg2). */
 		return pf_err_param(ctx->err, "Set %s doesn't exist.\n", ctx->arg);
 	}
 	return 0;

@@ -248,7 +248,11 @@ static int time_parse(struct pf_parse_ctx *ctx)
 	case O_TIME_CONTIGUOUS:
 		info->flags |= TIME_CONTIGUOUS;
 		return 0;
-	case O_LOCAL_TZ: /* iptables warns that --localtz is now --kerneltz */
+	case O_LOCAL_TZ:
+		pf_err_warn(ctx->err, "WARNING: --localtz is being replaced by --kerneltz, since "
+				      "\"local\" is ambiguous. Note the kernel timezone has caveats - "
+				      "see manpage for details.");
+		/* fall through */
 	case O_KERNEL_TZ:
 		info->flags |= TIME_LOCAL_TZ;
 		return 0;

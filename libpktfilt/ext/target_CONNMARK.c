@@ -87,11 +87,8 @@ static int connmark_parse(struct pf_parse_ctx *ctx)
 	switch (ctx->id) {
 	case O_SET_XMARK:
 	case O_SET_MARK:
-		if (!pf_parse_mark_mask(ctx->arg, &value, &mask))
-			return pf_err_param(ctx->err,
-					    "CONNMARK: bad integer value for option \"--%s\", or "
-					    "out of range.\n",
-					    ctx->name);
+		if (pf_xt_parse_markmask(ctx->arg, "CONNMARK", ctx->name, &value, &mask, ctx->err))
+			return -1;
 		d->mode = MODE_SET;
 		d->ctmark = value;
 		d->ctmask = ctx->id == O_SET_MARK ? (value | mask) : mask;

@@ -38,7 +38,7 @@ static int dnat_parse(struct pf_parse_ctx *ctx)
 		return -1;
 	switch (ctx->id) {
 	case O_TO_DEST:
-		if (pf_nat_parse_to(ctx->arg, portok, r, ctx->err))
+		if (pf_nat_parse_to(ctx->arg, portok, false, r, ctx->err))
 			return -1;
 		break;
 	case O_RANDOM:

@@ -45,11 +45,8 @@ static int mark_parse(struct pf_parse_ctx *ctx)
 	switch (ctx->id) {
 	case O_SET_XMARK:
 	case O_SET_MARK:
-		if (!pf_parse_mark_mask(ctx->arg, &value, &mask))
-			return pf_err_param(ctx->err,
-					    "MARK: bad integer value for option \"--%s\", or out "
-					    "of range.\n",
-					    ctx->name);
+		if (pf_xt_parse_markmask(ctx->arg, "MARK", ctx->name, &value, &mask, ctx->err))
+			return -1;
 		d->mark = value;
 		d->mask = ctx->id == O_SET_MARK ? (value | mask) : mask;
 		break;

@@ -38,6 +38,7 @@ static const char *const notrack_tables[] = {"raw", NULL};
 
 const struct pf_ext pf_target_NOTRACK = {
     .name = "NOTRACK",
+    .real_name = "CT",
     .kind = PF_EXT_TARGET,
     .revision = 2,
     .data_size = sizeof(struct notrack_data),

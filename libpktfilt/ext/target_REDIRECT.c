@@ -36,7 +36,7 @@ static int redirect_parse(struct pf_parse_ctx *ctx)
 		return -1;
 	switch (ctx->id) {
 	case O_TO_PORTS:
-		if (pf_nat_parse_ports(ctx->arg, portok, r, ctx->err))
+		if (pf_nat_parse_ports(ctx->arg, portok, false, r, ctx->err))
 			return -1;
 		r->base_port = 0; /* revision 0 has no room for it */
 		break;

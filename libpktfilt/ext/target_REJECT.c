@@ -72,8 +72,8 @@ static int reject_parse(struct pf_parse_ctx *ctx)
 			return 0;
 		}
 	}
-	/* iptables also prints "--reject-with echo-reply no longer supported" on stderr
-	 * before this message for a prefix of echo-reply/echoreply. */
+	if (strncasecmp("echo-reply", arg, len) == 0 || strncasecmp("echoreply", arg, len) == 0)
+		pf_err_warn(ctx->err, "--reject-with echo-reply no longer supported");
 	return pf_err_param(ctx->err, "unknown reject type \"%s\"", arg);
 }
 

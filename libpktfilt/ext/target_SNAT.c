@@ -40,7 +40,7 @@ static int snat_parse(struct pf_parse_ctx *ctx)
 		return -1;
 	switch (ctx->id) {
 	case O_TO_SRC:
-		if (pf_nat_parse_to(ctx->arg, portok, r, ctx->err))
+		if (pf_nat_parse_to(ctx->arg, portok, true, r, ctx->err))
 			return -1;
 		r->base_port = 0; /* revision 0 has no room for it */
 		break;

@@ -73,7 +73,7 @@ static void tcpmss_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
  * " [! ]--tcp-flags MASK CMP". */
 static bool tcp_match_on_syn(const struct pf_rule *rule, const struct pf_ext_inst *m)
 {
-	struct pf_print_ctx pc = {m->data, rule, true};
+	struct pf_print_ctx pc = {m->data, rule, true, false};
 	struct pf_strbuf sb;
 	bool syn = false;
 	if (!m->ext->save)

@@ -41,8 +41,19 @@ int pf_ruleset_command(pf_ruleset *rs, int argc, char *const argv[], FILE *out,
 		return pf_err_set(err, PF_OK, PF_STYLE_RAW, "%s",
 				  (flags & PF_CMD_HELP) ? "help" : "version");
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		ruleset_swap(rs, work);
+	} else if (err->code == PF_ERR_OTHER) {
+		/* The table operation failed, but iptables had opened the table by then: the
+		 * kernel instantiated it, and it stays. Keep that (only that). */
+		for (int i = 0; i < PF_NTABLES; i++) {
+			if (rs->tables[i].touch_seq || !work->tables[i].touch_seq)
+				continue;
+			rs->tables[i].touch_seq = work->tables[i].touch_seq;
+			rs->touch_counter = work->touch_counter;
+			rs->generation++;
+		}
+	}
 	pf_ruleset_free(work);
 	return rc;
 }
@@ -68,8 +79,9 @@ int pf_ruleset_command_string(pf_ruleset *rs, const char *command, FILE *out,
 
 /* ---- save ---- */
 
-static void save_table(struct pf_strbuf *sb, const struct pf_table *t, bool counters, FILE *out)
+static void save_table(struct pf_strbuf *sb, const struct pf_table *t, unsigned flags, FILE *out)
 {
+	bool counters = flags & PF_SAVE_COUNTERS, reparseable = flags & PF_SAVE_REPARSEABLE;
 	pf_sb_printf(sb, "*%s\n", t->def->name);
 	for (size_t i = 0; i < t->nchains; i++) {
 		const struct pf_chain *c = t->chains[i];
@@ -83,7 +95,7 @@ static void save_table(struct pf_strbuf *sb, const struct pf_table *t, bool coun
 	for (size_t i = 0; i < t->nchains; i++) {
 		const struct pf_chain *c = t->chains[i];
 		for (size_t k = 0; k < c->nrules; k++) {
-			pf_rule_save_line(sb, c, c->rules[k], counters, false);
+			pf_rule_save_line(sb, c, c->rules[k], counters, false, reparseable);
 			if (out && sb->len >= 65536) {
 				fwrite(sb->buf, 1, sb->len, out);
 				pf_sb_reset(sb);
@@ -103,7 +115,7 @@ int pf_ruleset_save(const pf_ruleset *rs, const char *table, unsigned flags, FIL
 		if (!t)
 			return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_RAW,
 					  "Table does not exist (do you need to insmod?)");
-		save_table(&sb, t, flags & PF_SAVE_COUNTERS, out);
+		save_table(&sb, t, flags, out);
 	} else {
 		/* Tables in use, most recently instantiated first (the kernel's order). */
 		const struct pf_table *order[PF_NTABLES];
@@ -118,7 +130,7 @@ int pf_ruleset_save(const pf_ruleset *rs, const char *table, unsigned flags, FIL
 				order[j - 1] = tmp;
 			}
 		for (int i = 0; i < n; i++) {
-			save_table(&sb, order[i], flags & PF_SAVE_COUNTERS, out);
+			save_table(&sb, order[i], flags, out);
 			if (out && sb.len)
 				fwrite(sb.buf, 1, sb.len, out);
 			pf_sb_reset(&sb);
@@ -194,6 +206,11 @@ static int restore_begin_table(struct restore_state *st, const char *name)
 		/* Policies stay as they were until a chain line sets them. */
 		for (size_t i = 0; i < t->nbuiltin; i++)
 			st->work.chains[i]->policy = t->chains[i]->policy;
+	} else {
+		/* A commit keeps no policy counter that a chain line does not give again
+		 * (libiptc, as iptables-legacy-restore --noflush shows). */
+		for (size_t i = 0; i < t->nbuiltin; i++)
+			st->work.chains[i]->pcnt = (struct pf_counters){0, 0};
 	}
 	return 0;
 }
@@ -204,8 +221,9 @@ static int restore_chain_line(struct restore_state *st, char *line)
 	char *chain = strtok_r(line + 1, " \t\n", &save);
 	if (!chain)
 		return restore_err(st, "%s: line %u chain name invalid\n", "iptables-restore");
-	if (strlen(chain) > PF_CHAIN_MAXNAMELEN)
-		return restore_err(st, "Invalid chain name `%s' (31 chars max)", chain);
+	_Static_assert(PF_CHAIN_USER_MAXNAMELEN == 28, "message below");
+	if (strlen(chain) > PF_CHAIN_USER_MAXNAMELEN)
+		return restore_err(st, "Invalid chain name `%s' (28 chars max)", chain);
 	struct pf_chain *c = pf_chain_find(&st->work, chain);
 	if (!c || !c->builtin) {
 		if (c) {
@@ -407,6 +425,9 @@ int pf_ruleset_restore(pf_ruleset *rs, const char *text, size_t len, unsigned fl
 
 void pf_error_print(const struct pf_error *err, const char *prog, FILE *f)
 {
+	fputs(err->warnings, f);
+	if (!err->code)
+		return;
 	switch (err->style) {
 	case PF_STYLE_PARAM:
 		fprintf(f, "%s v%s (legacy): %s\n", prog, PF_VERSION, err->message);
@@ -427,7 +448,8 @@ void pf_error_print(const struct pf_error *err, const char *prog, FILE *f)
 		fprintf(f, "%s", err->message);
 		break;
 	case PF_STYLE_HINT_ONLY:
-		fprintf(f, "%s\n", err->message);
+		if (err->message[0])
+			fprintf(f, "%s\n", err->message);
 		if (err->line > 0)
 			fprintf(f, "Error occurred at line: %d\n", err->line);
 		fprintf(f, "Try `%s -h' or '%s --help' for more information.\n", prog, prog);

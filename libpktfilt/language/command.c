@@ -154,6 +154,8 @@ struct cmd_state {
 	char *const *argv;
 	int optind;
 	struct pf_error *err;
+	bool unknown_args; /* words left after "--" */
+	bool wait, wait_interval; /* -w, -W seen */
 
 	unsigned command;
 	unsigned options;
@@ -244,8 +246,12 @@ static int parse_interface(struct cmd_state *st, const char *arg, char *name, ui
 	*plus = 0;
 	if (len == 0)
 		return 0;
-	if (strcmp(arg, "+") == 0)
-		return 0; /* matches every interface: stored empty, as the kernel sees it */
+	if (strpbrk(arg, "/ "))
+		pf_err_warn(st->err,
+			    "Warning: weird character in interface `%s' ('/' and ' ' are not "
+			    "allowed by the kernel).",
+			    arg);
+	/* "+" stays "+" with an empty mask: every interface; -L shows it, -S does not. */
 	memcpy(name, arg, len);
 	if (arg[len - 1] == '+')
 		*plus = 1;
@@ -452,17 +458,41 @@ static bool is_standard_target(const char *name)
 	       strcmp(name, "QUEUE") == 0 || strcmp(name, "RETURN") == 0;
 }
 
+/* iptables' check of a -j/-g name (and of a target in restore). */
+static int check_target_name(struct cmd_state *st, const char *name)
+{
+	size_t len = strlen(name);
+	if (len > PF_CHAIN_USER_MAXNAMELEN)
+		return pf_err_param(st->err, "Invalid target name `%s' (%u chars max)", name,
+				    PF_CHAIN_USER_MAXNAMELEN);
+	for (size_t i = 0; i < len; i++)
+		if (isspace((unsigned char)name[i]))
+			return pf_err_param(st->err, "Invalid target name `%s'", name);
+	return 0;
+}
+
+/* iptables' assert_valid_chain_name, for -N. */
+static int check_new_chain_name(struct cmd_state *st, const char *name)
+{
+	if (strlen(name) > PF_CHAIN_USER_MAXNAMELEN)
+		return pf_err_param(st->err, "chain name `%s' too long (must be under %u chars)",
+				    name, PF_CHAIN_USER_MAXNAMELEN + 1);
+	if (name[0] == '-' || name[0] == '!')
+		return pf_err_param(st->err, "chain name not allowed to start with `%c'", name[0]);
+	if (name[0] == '\0' || is_standard_target(name) || pf_ext_find(name, PF_EXT_TARGET))
+		return pf_err_param(st->err, "chain name may not clash with target name");
+	for (const char *p = name; *p; p++)
+		if (isspace((unsigned char)*p))
+			return pf_err_param(st->err, "Invalid chain name `%s'", name);
+	return 0;
+}
+
 static int command_jump(struct cmd_state *st, const char *name)
 {
 	if (set_option(st, OPT_JUMP))
 		return -1;
-	size_t len = strlen(name);
-	if (len >= PF_CHAIN_MAXNAMELEN + 1)
-		return pf_err_param(st->err, "Invalid target name `%s' (%u chars max)", name,
-				    PF_CHAIN_MAXNAMELEN);
-	for (size_t i = 0; i < len; i++)
-		if (isspace((unsigned char)name[i]))
-			return pf_err_param(st->err, "Invalid target name `%s'", name);
+	if (check_target_name(st, name))
+		return -1;
 	st->jumpto = name;
 	if (is_standard_target(name))
 		return 0;
@@ -476,6 +506,11 @@ static int parse_short_or_long(struct cmd_state *st, int code, const char *optar
 			       const char *word)
 {
 	struct pf_rule *r = st->rule;
+	/* iptables 1.8.9 reads the value of -p -s -d -i -o -j from argv[optind - 1], the last word
+	 * getopt consumed, not from optarg: "-s1.2.3.4" and "--source=1.2.3.4" hand it the whole
+	 * word (and fail there), "-s 1.2.3.4" the address. Drop-in means the same. */
+	if (optarg && strchr("psdioj", code) && st->optind > 0)
+		optarg = st->argv[st->optind - 1];
 	switch (code) {
 	case 'A':
 		if (add_command(st, CMD_APPEND, CMD_NONE))
@@ -568,11 +603,8 @@ static int parse_short_or_long(struct cmd_state *st, int code, const char *optar
 	case 'N':
 		if (add_command(st, CMD_NEW_CHAIN, CMD_NONE))
 			return -1;
-		if (optarg[0] == '-' || optarg[0] == '!')
-			return pf_err_param(st->err, "chain name not allowed to start with `%c'\n",
-					    optarg[0]);
-		if (is_standard_target(optarg) || pf_ext_find(optarg, PF_EXT_TARGET))
-			return pf_err_param(st->err, "chain name may not clash with target name\n");
+		if (check_new_chain_name(st, optarg))
+			return -1;
 		st->chain = optarg;
 		break;
 	case 'X':
@@ -633,6 +665,8 @@ static int parse_short_or_long(struct cmd_state *st, int code, const char *optar
 		if (set_option(st, OPT_JUMP))
 			return -1;
 		r->ip.flags |= PF_F_GOTO;
+		if (check_target_name(st, optarg))
+			return -1;
 		st->jumpto = optarg;
 		break;
 	case 'j':
@@ -690,18 +724,23 @@ static int parse_short_or_long(struct cmd_state *st, int code, const char *optar
 	case 'V':
 		st->command |= 1u << 29; /* version: handled by the front-end */
 		break;
-	case 'w':
 	case 'W':
+		pf_err_warn(st->err, "Ignoring deprecated --wait-interval option.");
+		st->wait_interval = true;
+		if (!optarg && has_arg(st))
+			st->optind++;
+		break;
+	case 'w':
 		/* The lock is the front-end's business; accepted and ignored here. */
+		st->wait = true;
 		if (!optarg && has_arg(st))
 			st->optind++;
 		break;
 	case 'M':
 	case '4':
 		break;
-	case '6':
-		return pf_err_set(st->err, PF_ERR_PARAM, PF_STYLE_RAW,
-				  "This is the IPv4 version of iptables.");
+	case '6': /* this is not the IPv6 binary: iptables only points at the help */
+		return pf_err_set(st->err, PF_ERR_PARAM, PF_STYLE_HINT_ONLY, "%s", "");
 	case LONG_LINENUMBERS:
 		if (set_option(st, OPT_LINENUMBERS))
 			return -1;
@@ -737,6 +776,11 @@ static int parse_argv(struct cmd_state *st)
 {
 	while (st->optind < st->argc) {
 		const char *word = st->argv[st->optind++];
+		if (!strcmp(word, "--")) {
+			/* getopt stops here; iptables complains later about what is left. */
+			st->unknown_args = st->optind < st->argc;
+			return 0;
+		}
 		if (word[0] == '-' && word[1] == '-' && word[2] != '\0') {
 			const char *name = word + 2;
 			const char *eq = strchr(name, '=');
@@ -791,9 +835,9 @@ static int parse_argv(struct cmd_state *st)
 					arg = p + 1;
 				} else if (a == A_REQ) {
 					if (st->optind >= st->argc)
-						return pf_err_param(
-							st->err, "option requires an argument -- '%c'",
-							*p);
+						return pf_err_param(st->err,
+								    "option \"%s\" requires an argument",
+								    word);
 					arg = st->argv[st->optind++];
 				}
 				if (parse_short_or_long(st, (unsigned char)*p, arg, word))
@@ -883,7 +927,8 @@ static int do_list(struct cmd_state *st, struct pf_table *t, FILE *out)
 			continue;
 		if (found)
 			pf_sb_putc(&sb, '\n');
-		pf_list_header(&sb, c, fmt);
+		if (!st->rulenum) /* -L CHAIN N prints the rule alone */
+			pf_list_header(&sb, c, fmt);
 		for (size_t k = 0; k < c->nrules; k++) {
 			if (st->rulenum && k + 1 != st->rulenum)
 				continue;
@@ -896,13 +941,40 @@ static int do_list(struct cmd_state *st, struct pf_table *t, FILE *out)
 	return 0;
 }
 
+static void zero_chain(struct pf_chain *c)
+{
+	c->pcnt.pkts = c->pcnt.bytes = 0;
+	for (size_t k = 0; k < c->nrules; k++)
+		c->rules[k]->cnt.pkts = c->rules[k]->cnt.bytes = 0;
+}
+
+/* -Z [CHAIN]: zero the counters of one chain or of all, each announced with -v. */
+static int zero_chains(struct cmd_state *st, struct pf_table *t, FILE *out)
+{
+	struct pf_chain *only = NULL;
+	if (st->chain && !(only = need_chain(st, t)))
+		return -1;
+	struct pf_strbuf sb;
+	pf_sb_init(&sb);
+	for (size_t i = 0; i < t->nchains; i++) {
+		if (only && t->chains[i] != only)
+			continue;
+		if (st->verbose)
+			pf_sb_printf(&sb, "Zeroing chain `%s'\n", t->chains[i]->name);
+		zero_chain(t->chains[i]);
+	}
+	emit(out, &sb);
+	pf_sb_free(&sb);
+	return 0;
+}
+
 static void rules_spec_of_chain(struct pf_strbuf *sb, const struct pf_chain *c, unsigned rulenum,
 				bool counters)
 {
 	for (size_t k = 0; k < c->nrules; k++) {
 		if (rulenum && k + 1 != rulenum)
 			continue;
-		pf_rule_save_line(sb, c, c->rules[k], false, counters);
+		pf_rule_save_line(sb, c, c->rules[k], false, counters, false);
 	}
 }
 
@@ -944,13 +1016,6 @@ static int do_list_rules(struct cmd_state *st, struct pf_table *t, FILE *out)
 	return 0;
 }
 
-static void zero_chain(struct pf_chain *c)
-{
-	c->pcnt.pkts = c->pcnt.bytes = 0;
-	for (size_t k = 0; k < c->nrules; k++)
-		c->rules[k]->cnt.pkts = c->rules[k]->cnt.bytes = 0;
-}
-
 /* Build one concrete rule (one source x destination pair) from the parsed template. */
 static struct pf_rule *instantiate(struct cmd_state *st, uint32_t s, uint32_t sm, uint32_t d,
 				   uint32_t dm)
@@ -968,54 +1033,12 @@ static struct pf_rule *instantiate(struct cmd_state *st, uint32_t s, uint32_t sm
 static int rule_commands(struct cmd_state *st, struct pf_table *t, FILE *out)
 {
 	struct pf_rule *tmpl = st->rule;
-	/* -o with incoming, -i with outgoing chains (by name, as iptables checks). */
-	if (!strcmp(st->chain, "PREROUTING") || !strcmp(st->chain, "INPUT")) {
-		if (st->options & OPT_VIANAMEOUT)
-			return pf_err_param(st->err, "Can't use -%c with %s\n", 'o', st->chain);
-	}
-	if (!strcmp(st->chain, "POSTROUTING") || !strcmp(st->chain, "OUTPUT")) {
-		if (st->options & OPT_VIANAMEIN)
-			return pf_err_param(st->err, "Can't use -%c with %s\n", 'i', st->chain);
-	}
-	const char *jumpto = st->jumpto ? st->jumpto : "";
-	struct pf_chain *jchain = jumpto[0] ? pf_chain_find(t, jumpto) : NULL;
-	if (st->has_target_ext && jchain) {
-		/* iptables: "Warning: using chain X, not extension" and the chain wins. */
-		free(tmpl->target.data);
-		tmpl->target.data = NULL;
-		tmpl->target.ext = NULL;
-		st->has_target_ext = false;
-	}
-	if (!st->has_target_ext) {
-		if (jumpto[0] == '\0') {
-			tmpl->tkind = PF_TARGET_NONE;
-		} else if (is_standard_target(jumpto)) {
-			tmpl->tkind = PF_TARGET_VERDICT;
-			tmpl->verdict = !strcmp(jumpto, "ACCEPT") ? PF_VERDICT_ACCEPT
-					: !strcmp(jumpto, "DROP") ? PF_VERDICT_DROP
-					: !strcmp(jumpto, "RETURN") ? PF_VERDICT_RETURN
-								    : PF_VERDICT_QUEUE;
-		} else if (jchain) {
-			tmpl->tkind = PF_TARGET_CHAIN;
-			tmpl->jump = jchain;
-		} else if (tmpl->ip.flags & PF_F_GOTO) {
-			return pf_err_param(st->err, "goto '%s' is not a chain\n", jumpto);
-		} else {
-			return pf_err_param(st->err,
-					    "Couldn't load target `%s':No such file or directory\n",
-					    jumpto);
-		}
-	}
-	if (st->options & OPT_COUNTERS)
-		tmpl->cnt = st->counters;
-
-	struct pf_chain *c = need_chain(st, t);
-	if (!c)
-		return -1;
-
 	uint32_t *saddrs = NULL, *smasks = NULL, *daddrs = NULL, *dmasks = NULL;
 	unsigned ns = 0, nd = 0;
 	int rc = -1;
+	struct pf_chain *c = NULL, *jchain = NULL;
+	/* iptables' order: addresses (end of do_parse), then the checks of do_command4 once the
+	 * table is open: -o/-i against the chain name, the target, then the chain itself. */
 	if (pf_parse_ipv4_list(st->shost ? st->shost : "0.0.0.0/0", &saddrs, &smasks, &ns,
 			       st->err))
 		goto out;
@@ -1029,6 +1052,64 @@ static int rule_commands(struct cmd_state *st, struct pf_table *t, FILE *out)
 	}
 	if (st->command == CMD_REPLACE && (ns != 1 || nd != 1)) {
 		pf_err_param(st->err, "Replacement rule does not specify a unique address");
+		goto out;
+	}
+	/* -o with incoming, -i with outgoing chains (by name, as iptables checks). */
+	if ((!strcmp(st->chain, "PREROUTING") || !strcmp(st->chain, "INPUT")) &&
+	    (st->options & OPT_VIANAMEOUT)) {
+		pf_err_param(st->err, "Can't use -%c with %s\n", 'o', st->chain);
+		goto out;
+	}
+	if ((!strcmp(st->chain, "POSTROUTING") || !strcmp(st->chain, "OUTPUT")) &&
+	    (st->options & OPT_VIANAMEIN)) {
+		pf_err_param(st->err, "Can't use -%c with %s\n", 'i', st->chain);
+		goto out;
+	}
+	const char *jumpto = st->jumpto ? st->jumpto : "";
+	jchain = jumpto[0] ? pf_chain_find(t, jumpto) : NULL;
+	if (st->has_target_ext && jchain) {
+		/* iptables: "Warning: using chain X, not extension" and the chain wins. */
+		free(tmpl->target.data);
+		tmpl->target.data = NULL;
+		tmpl->target.ext = NULL;
+		st->has_target_ext = false;
+	}
+	if (!st->has_target_ext) {
+		if (jumpto[0] == '\0') {
+			tmpl->tkind = PF_TARGET_NONE;
+		} else if (jchain) {
+			tmpl->tkind = PF_TARGET_CHAIN;
+			tmpl->jump = jchain;
+		} else if (tmpl->ip.flags & PF_F_GOTO) {
+			/* -g takes chains only, not even ACCEPT or RETURN. */
+			pf_err_param(st->err, "goto '%s' is not a chain", jumpto);
+			goto out;
+		} else if (is_standard_target(jumpto)) {
+			tmpl->tkind = PF_TARGET_VERDICT;
+			tmpl->verdict = !strcmp(jumpto, "ACCEPT") ? PF_VERDICT_ACCEPT
+					: !strcmp(jumpto, "DROP") ? PF_VERDICT_DROP
+					: !strcmp(jumpto, "RETURN") ? PF_VERDICT_RETURN
+								    : PF_VERDICT_QUEUE;
+		} else {
+			pf_err_param(st->err, "Couldn't load target `%s':No such file or directory\n",
+				     jumpto);
+			goto out;
+		}
+	}
+	if (st->options & OPT_COUNTERS)
+		tmpl->cnt = st->counters;
+
+	/* libiptc's messages depend on the function that failed last: -D/-C on a missing chain
+	 * is "Bad rule", and a rule jumping to a user chain is looked up through iptc_is_chain,
+	 * so its absence reads "No chain/target/match by that name". */
+	const char *no_rule = tmpl->tkind == PF_TARGET_CHAIN
+				      ? "No chain/target/match by that name"
+				      : "Bad rule (does a matching rule exist in that chain?)";
+	c = pf_chain_find(t, st->chain);
+	if (!c) {
+		table_err(st, st->command & (CMD_DELETE | CMD_CHECK)
+				      ? "Bad rule (does a matching rule exist in that chain?)"
+				      : "No chain/target/match by that name");
 		goto out;
 	}
 	if (jchain && jchain->builtin && tmpl->tkind == PF_TARGET_CHAIN) {
@@ -1096,9 +1177,7 @@ static int rule_commands(struct cmd_state *st, struct pf_table *t, FILE *out)
 					if (pf_rule_equal(c->rules[k], r))
 						break;
 				if (k == c->nrules)
-					rc = table_err(
-						st,
-						"Bad rule (does a matching rule exist in that chain?)");
+					rc = table_err(st, no_rule);
 				else if (st->command == CMD_DELETE)
 					pf_chain_delete_rule(c, k);
 				break;
@@ -1173,21 +1252,7 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 		pf_sb_free(&sb);
 		return 0;
 	case CMD_ZERO:
-		if (st->chain) {
-			if (!(c = need_chain(st, t)))
-				return -1;
-			zero_chain(c);
-			return 0;
-		}
-		pf_sb_init(&sb);
-		for (size_t i = 0; i < t->nchains; i++) {
-			if (st->verbose)
-				pf_sb_printf(&sb, "Zeroing chain `%s'\n", t->chains[i]->name);
-			zero_chain(t->chains[i]);
-		}
-		emit(out, &sb);
-		pf_sb_free(&sb);
-		return 0;
+		return zero_chains(st, t, out);
 	case CMD_ZERO_NUM:
 		if (!(c = need_chain(st, t)))
 			return -1;
@@ -1201,9 +1266,8 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 		if (do_list(st, t, out))
 			return -1;
 		if (st->command & CMD_ZERO) {
-			for (size_t i = 0; i < t->nchains; i++)
-				if (!st->chain || !strcmp(st->chain, t->chains[i]->name))
-					zero_chain(t->chains[i]);
+			if (zero_chains(st, t, out))
+				return -1;
 		} else if (st->command & CMD_ZERO_NUM) {
 			c = pf_chain_find(t, st->chain);
 			if (c && st->rulenum <= c->nrules)
@@ -1215,11 +1279,8 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 	case CMD_LIST_RULES | CMD_ZERO_NUM:
 		if (do_list_rules(st, t, out))
 			return -1;
-		if (st->command & CMD_ZERO) {
-			for (size_t i = 0; i < t->nchains; i++)
-				if (!st->chain || !strcmp(st->chain, t->chains[i]->name))
-					zero_chain(t->chains[i]);
-		}
+		if ((st->command & CMD_ZERO) && zero_chains(st, t, out))
+			return -1;
 		return 0;
 	case CMD_NEW_CHAIN:
 		if (pf_chain_find(t, st->chain))
@@ -1233,31 +1294,33 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 				return -1;
 			return delete_chain(st, t, c);
 		}
-		/* All user chains, in order; stops at the first that cannot go. */
+		/* Every user chain, in order, as iptables' for_each_chain: one that cannot go is
+		 * skipped, and the command fails with the error of the last such (nothing is
+		 * committed then). */
 		pf_sb_init(&sb);
+		int failed = 0;
 		for (size_t i = t->nbuiltin; i < t->nchains;) {
 			c = t->chains[i];
 			if (st->verbose)
 				pf_sb_printf(&sb, "Deleting chain `%s'\n", c->name);
 			if (delete_chain(st, t, c)) {
-				emit(out, &sb);
-				pf_sb_free(&sb);
-				return -1;
+				failed = -1;
+				i++;
 			}
 		}
 		emit(out, &sb);
 		pf_sb_free(&sb);
-		return 0;
+		return failed;
 	case CMD_RENAME_CHAIN:
+		/* libiptc's order: EEXIST, ENOENT, then EINVAL for a name the kernel cannot hold. */
+		if (pf_chain_find(t, st->newname) || is_standard_target(st->newname))
+			return table_err(st, "File exists");
 		if (!(c = need_chain(st, t)))
 			return -1;
 		if (c->builtin)
-			return table_err(st, "Invalid argument");
-		if (pf_chain_find(t, st->newname))
-			return table_err(st, "File exists");
+			return table_err(st, "No chain/target/match by that name");
 		if (strlen(st->newname) > PF_CHAIN_MAXNAMELEN)
-			return pf_err_param(st->err, "chain name `%s' too long (must be under %u chars)",
-					    st->newname, PF_CHAIN_MAXNAMELEN + 1);
+			return table_err(st, "Invalid argument. Run `dmesg' for more information");
 		return pf_chain_rename(t, c, st->newname);
 	case CMD_SET_POLICY:
 		c = pf_chain_find(t, st->chain);
@@ -1282,7 +1345,11 @@ int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, c
 {
 	struct cmd_state st;
 	memset(&st, 0, sizeof(st));
-	memset(err, 0, sizeof(*err));
+	/* Clear the error but keep the warnings of earlier lines (restore). */
+	err->code = PF_OK;
+	err->style = PF_STYLE_PARAM;
+	err->line = 0;
+	err->message[0] = '\0';
 	st.rs = rs;
 	st.forced_table = forced_table;
 	st.argc = argc;
@@ -1317,6 +1384,14 @@ int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, c
 	}
 	if (final_checks(&st))
 		goto out;
+	if (st.unknown_args) {
+		pf_err_param(err, "unknown arguments found on commandline");
+		goto out;
+	}
+	if (st.wait_interval && !st.wait) {
+		pf_err_param(err, "--wait-interval only makes sense with --wait\n");
+		goto out;
+	}
 	if (!st.command) {
 		pf_err_param(err, "no command specified");
 		goto out;
@@ -1327,9 +1402,9 @@ int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, c
 	}
 	if (generic_opt_check(&st))
 		goto out;
-	if (st.chain && strlen(st.chain) > PF_CHAIN_MAXNAMELEN) {
+	if (st.chain && strlen(st.chain) > PF_CHAIN_USER_MAXNAMELEN) {
 		pf_err_param(err, "chain name `%s' too long (must be under %u chars)", st.chain,
-			     PF_CHAIN_MAXNAMELEN + 1);
+			     PF_CHAIN_USER_MAXNAMELEN + 1);
 		goto out;
 	}
 	struct pf_table *t = forced_table ? forced_table : pf_table_get(rs, st.table);
@@ -1340,14 +1415,27 @@ int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, c
 			   st.table);
 		goto out;
 	}
+	/* Even a listing instantiates a table, as the kernel does: that is a change to keep. */
+	bool fresh_table = t->touch_seq == 0;
 	pf_table_touch(rs, t);
 	if (execute(&st, t, out))
 		goto out;
 	/* Restore checks the whole table once, at COMMIT. */
 	if (!forced_table && pf_table_check(t, err))
 		goto out;
-	if (st.command & ~(unsigned)(CMD_LIST | CMD_LIST_RULES | CMD_CHECK))
+	if (st.command & ~(unsigned)(CMD_LIST | CMD_LIST_RULES | CMD_CHECK)) {
+		/* libiptc's commit keeps rule counters but not the policies' (only a policy
+		 * given -c in this very command keeps what it was given): iptables-legacy shows
+		 * [0:0] on every built-in chain after any change. Restore does its own. */
+		if (!forced_table)
+			for (size_t i = 0; i < t->nbuiltin; i++)
+				if (!(st.command == CMD_SET_POLICY && (st.options & OPT_COUNTERS) &&
+				      !strcmp(t->chains[i]->name, st.chain)))
+					t->chains[i]->pcnt = (struct pf_counters){0, 0};
 		rs->generation++;
+	} else if (fresh_table) {
+		rs->generation++;
+	}
 	rc = 0;
 out:
 	pf_rule_free(st.rule);

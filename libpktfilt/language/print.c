@@ -53,20 +53,23 @@ static void save_addr(struct pf_strbuf *sb, char flag, uint32_t addr, uint32_t m
 	pf_sb_addr_mask(sb, addr, mask);
 }
 
-static void save_iface(struct pf_strbuf *sb, char flag, const char *name, bool inv)
+static void save_iface(struct pf_strbuf *sb, char flag, const char *name, bool inv,
+		       bool reparseable)
 {
-	if (name[0] == '\0')
+	if (name[0] == '\0' || (strcmp(name, "+") == 0 && !reparseable)) /* an empty mask */
 		return;
-	pf_sb_printf(sb, "%s -%c %s", inv ? " !" : "", flag, name);
+	pf_sb_printf(sb, "%s -%c ", inv ? " !" : "", flag);
+	pf_sb_put_word(sb, name, reparseable);
 }
 
-void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const struct pf_counters *cnt)
+void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const struct pf_counters *cnt,
+		       bool reparseable)
 {
 	const struct pf_ipt_ip *ip = &r->ip;
 	save_addr(sb, 's', ip->src, ip->smsk, ip->invflags & PF_INV_SRCIP);
 	save_addr(sb, 'd', ip->dst, ip->dmsk, ip->invflags & PF_INV_DSTIP);
-	save_iface(sb, 'i', ip->iniface, ip->invflags & PF_INV_VIA_IN);
-	save_iface(sb, 'o', ip->outiface, ip->invflags & PF_INV_VIA_OUT);
+	save_iface(sb, 'i', ip->iniface, ip->invflags & PF_INV_VIA_IN, reparseable);
+	save_iface(sb, 'o', ip->outiface, ip->invflags & PF_INV_VIA_OUT, reparseable);
 	if (ip->proto || (ip->invflags & PF_INV_PROTO)) {
 		char buf[64];
 		const char *name = pf_proto_name(ip->proto, buf, sizeof(buf));
@@ -83,7 +86,7 @@ void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const stru
 		pf_sb_puts(sb, " -m ");
 		pf_sb_puts(sb, m->ext->name);
 		if (m->ext->save) {
-			struct pf_print_ctx pc = {m->data, r, true};
+			struct pf_print_ctx pc = {m->data, r, true, reparseable};
 			m->ext->save(&pc, sb);
 		}
 	}
@@ -95,13 +98,13 @@ void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const stru
 	pf_sb_puts(sb, (ip->flags & PF_F_GOTO) ? " -g " : " -j ");
 	pf_sb_puts(sb, pf_rule_target_name(r));
 	if (r->tkind == PF_TARGET_EXT && r->target.ext->save) {
-		struct pf_print_ctx pc = {r->target.data, r, true};
+		struct pf_print_ctx pc = {r->target.data, r, true, reparseable};
 		r->target.ext->save(&pc, sb);
 	}
 }
 
 void pf_rule_save_line(struct pf_strbuf *sb, const struct pf_chain *c, const struct pf_rule *r,
-		       bool counters_prefix, bool counters_inline)
+		       bool counters_prefix, bool counters_inline, bool reparseable)
 {
 	if (counters_prefix) {
 		pf_sb_putc(sb, '[');
@@ -112,7 +115,7 @@ void pf_rule_save_line(struct pf_strbuf *sb, const struct pf_chain *c, const str
 	}
 	pf_sb_puts(sb, "-A ");
 	pf_sb_puts(sb, c->name);
-	pf_rule_save_spec(sb, r, counters_inline ? &r->cnt : NULL);
+	pf_rule_save_spec(sb, r, counters_inline ? &r->cnt : NULL, reparseable);
 	pf_sb_putc(sb, '\n');
 }
 
@@ -222,7 +225,10 @@ void pf_list_rule(struct pf_strbuf *sb, const struct pf_rule *r, unsigned num, u
 		print_num(sb, r->cnt.pkts, fmt);
 		print_num(sb, r->cnt.bytes, fmt);
 	}
-	pf_sb_printf(sb, FMT("%-9s ", "%s "), pf_rule_target_name(r));
+	const char *tname = r->tkind == PF_TARGET_EXT && r->target.ext->real_name
+				    ? r->target.ext->real_name
+				    : pf_rule_target_name(r);
+	pf_sb_printf(sb, FMT("%-9s ", "%s "), tname);
 	pf_sb_putc(sb, (ip->invflags & PF_INV_PROTO) ? '!' : ' ');
 	char pbuf[64];
 	const char *pname = NULL;
@@ -251,14 +257,14 @@ void pf_list_rule(struct pf_strbuf *sb, const struct pf_rule *r, unsigned num, u
 		pf_sb_puts(sb, "[goto] ");
 	for (unsigned i = 0; i < r->nmatches; i++) {
 		const struct pf_ext_inst *m = &r->matches[i];
-		struct pf_print_ctx pc = {m->data, r, numeric};
+		struct pf_print_ctx pc = {m->data, r, numeric, false};
 		if (m->ext->print)
 			m->ext->print(&pc, sb);
 		else
 			pf_sb_printf(sb, "%s ", m->ext->name);
 	}
 	if (r->tkind == PF_TARGET_EXT && r->target.ext->print) {
-		struct pf_print_ctx pc = {r->target.data, r, numeric};
+		struct pf_print_ctx pc = {r->target.data, r, numeric, false};
 		r->target.ext->print(&pc, sb);
 	}
 	pf_sb_putc(sb, '\n');
@@ -268,7 +274,7 @@ char *pf_rule_format(const pf_rule *r)
 {
 	struct pf_strbuf sb;
 	pf_sb_init(&sb);
-	pf_rule_save_spec(&sb, r, NULL);
+	pf_rule_save_spec(&sb, r, NULL, false);
 	if (sb.failed) {
 		pf_sb_free(&sb);
 		return NULL;

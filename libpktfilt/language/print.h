@@ -21,10 +21,11 @@
 const char *pf_rule_target_name(const struct pf_rule *r);
 const char *pf_policy_name(enum pf_verdict v);
 /* " -s ... -j TARGET ..." (every element with a leading space); cnt: " -c P B" before -j. */
-void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const struct pf_counters *cnt);
+void pf_rule_save_spec(struct pf_strbuf *sb, const struct pf_rule *r, const struct pf_counters *cnt,
+		       bool reparseable);
 /* "[p:b] -A CHAIN spec\n" */
 void pf_rule_save_line(struct pf_strbuf *sb, const struct pf_chain *c, const struct pf_rule *r,
-		       bool counters_prefix, bool counters_inline);
+		       bool counters_prefix, bool counters_inline, bool reparseable);
 void pf_list_header(struct pf_strbuf *sb, const struct pf_chain *c, unsigned fmt);
 void pf_list_rule(struct pf_strbuf *sb, const struct pf_rule *r, unsigned num, unsigned fmt);
 

@@ -164,7 +164,7 @@ int pf_parse_ipv4_one(const char *s, uint32_t *addr, uint32_t *mask, struct pf_e
 	if (strlen(s) >= sizeof(buf))
 		return pf_err_param(err, "host/network `%s' not found", s);
 	strcpy(buf, s);
-	char *slash = strchr(buf, '/');
+	char *slash = strrchr(buf, '/');
 	*mask = 0xffffffffu;
 	if (slash) {
 		*slash = '\0';
@@ -537,6 +537,24 @@ int pf_xt_options_fcheck(const char *ext, const struct pf_xt_optspec *specs, uin
 	return 0;
 }
 
+int pf_xt_parse_markmask(const char *arg, const char *ext, const char *opt, uint32_t *value,
+			 uint32_t *mask, struct pf_error *err)
+{
+	uint64_t v, m = 0xffffffffu;
+	char *end;
+	if (!pf_strtoui_end(arg, &end, 0, 0xffffffffu, &v) ||
+	    (*end == '/' && !pf_strtoui_end(end + 1, &end, 0, 0xffffffffu, &m)))
+		return pf_err_param(err,
+				    "%s: bad integer value for option \"--%s\", or out of range.\n",
+				    ext, opt);
+	if (*end != '\0')
+		return pf_err_param(err, "%s: trailing garbage after value for option \"--%s\".\n",
+				    ext, opt);
+	*value = (uint32_t)v;
+	*mask = (uint32_t)m;
+	return 0;
+}
+
 /* ---- NAT ranges ---- */
 
 bool pf_nat_portok(uint16_t proto)
@@ -560,7 +578,7 @@ static bool nat_port(const char *arg, char **end, uint64_t min, uint64_t *port)
 	return true;
 }
 
-int pf_nat_parse_ports(const char *arg, bool portok, struct pf_nat_range *r,
+int pf_nat_parse_ports(const char *arg, bool portok, bool base0, struct pf_nat_range *r,
 		       struct pf_error *err)
 {
 	uint64_t port, maxport, baseport;
@@ -598,14 +616,15 @@ int pf_nat_parse_ports(const char *arg, bool portok, struct pf_nat_range *r,
 	default:
 		return pf_err_param(err, "Garbage after port range: `%s'", end);
 	}
-	if (!nat_port(arg, &end, 1, &baseport))
+	if (!nat_port(arg, &end, base0 ? 0 : 1, &baseport))
 		return pf_err_param(err, "Port `%s' not valid", arg);
 	r->flags |= PF_NAT_RANGE_PROTO_OFFSET;
 	r->base_port = (uint16_t)baseport;
 	return 0;
 }
 
-int pf_nat_parse_to(const char *orig, bool portok, struct pf_nat_range *r, struct pf_error *err)
+int pf_nat_parse_to(const char *orig, bool portok, bool base0, struct pf_nat_range *r,
+		    struct pf_error *err)
 {
 	char arg[512];
 	if (strlen(orig) >= sizeof(arg))
@@ -617,7 +636,7 @@ int pf_nat_parse_to(const char *orig, bool portok, struct pf_nat_range *r, struc
 	if (colon && strchr(colon + 1, ':'))
 		colon = NULL; /* iptables takes it for an IPv6 address */
 	if (colon) {
-		if (pf_nat_parse_ports(colon + 1, portok, r, err))
+		if (pf_nat_parse_ports(colon + 1, portok, base0, r, err))
 			return -1;
 		if (colon == arg || colon == arg + 2)
 			return 0; /* no address, as iptables decides it */

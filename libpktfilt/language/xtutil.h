@@ -101,6 +101,12 @@ struct pf_xt_optspec {
 int pf_xt_options_fcheck(const char *ext, const struct pf_xt_optspec *specs, uint64_t seen,
 			 struct pf_error *err);
 
+/* XTTYPE_MARKMASK32 "value[/mask]" (mask defaults to 0xffffffff) with libxtables' wording:
+ * 'EXT: bad integer value for option "--OPT", or out of range.' and 'EXT: trailing garbage
+ * after value for option "--OPT".' */
+int pf_xt_parse_markmask(const char *arg, const char *ext, const char *opt, uint32_t *value,
+			 uint32_t *mask, struct pf_error *err);
+
 /* ---- NAT ranges (libxt_NAT.c): --to-destination, --to-source, --to-ports ---- */
 
 #define PF_NAT_RANGE_MAP_IPS 0x01
@@ -120,11 +126,14 @@ struct pf_nat_range {
 
 /* Whether -p allows ports in a NAT range (tcp, udp, sctp, dccp, icmp; inversion ignored). */
 bool pf_nat_portok(uint16_t proto);
-/* "port[-port[/port]]" into r (sets PROTO_SPECIFIED, maybe PROTO_OFFSET). */
-int pf_nat_parse_ports(const char *arg, bool portok, struct pf_nat_range *r,
+/* "port[-port[/port]]" into r (sets PROTO_SPECIFIED, maybe PROTO_OFFSET). base0: accept a
+ * base port 0 (iptables refuses it, but prints "/0" for SNAT and MASQUERADE, whose revision
+ * drops the base: accepting it lets such a saved rule be read back). */
+int pf_nat_parse_ports(const char *arg, bool portok, bool base0, struct pf_nat_range *r,
 		       struct pf_error *err);
 /* "[ip[-ip]][:port[-port[/port]]]" into r (sets MAP_IPS when an address is given). */
-int pf_nat_parse_to(const char *arg, bool portok, struct pf_nat_range *r, struct pf_error *err);
+int pf_nat_parse_to(const char *arg, bool portok, bool base0, struct pf_nat_range *r,
+		    struct pf_error *err);
 /* libxt_NAT's print/save: " RANGEOPT<range>" then " FLAGPFXrandom" etc. skip_colon drops the
  * ':' of a port-only range (--to-ports, "masq ports: "). */
 void pf_nat_print(struct pf_strbuf *sb, const struct pf_nat_range *r, const char *rangeopt,

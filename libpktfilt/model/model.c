@@ -438,9 +438,27 @@ struct walk {
 	unsigned *hooks;      /* per chain index: hooks it is reachable from */
 };
 
+/* The kernel's unconditional(): no address, interface, protocol or flag, and no match. */
+static bool rule_unconditional(const struct pf_rule *r)
+{
+	static const struct pf_ipt_ip none;
+	return r->nmatches == 0 && memcmp(&r->ip, &none, sizeof(none)) == 0;
+}
+
+/* Rules of c the kernel's walk reaches: it stops at the first unconditional rule with a
+ * standard verdict (ACCEPT, DROP, QUEUE, RETURN), as it backtracks there. */
+static size_t reached_rules(const struct pf_chain *c)
+{
+	for (size_t i = 0; i < c->nrules; i++)
+		if (c->rules[i]->tkind == PF_TARGET_VERDICT && rule_unconditional(c->rules[i]))
+			return i + 1;
+	return c->nrules;
+}
+
 static int walk_chain(struct walk *w, size_t idx, unsigned hooks)
 {
-	/* Depth-first over jumps; a chain on the current path reached again is a loop. */
+	/* mark_source_chains: depth-first over the jumps and gotos of the rules a hook
+	 * reaches; a chain on the current path reached again is a loop. */
 	if (w->state[idx] == MARK_ON_STACK)
 		return -1;
 	if ((w->hooks[idx] | hooks) == w->hooks[idx] && w->state[idx] == MARK_DONE)
@@ -448,7 +466,8 @@ static int walk_chain(struct walk *w, size_t idx, unsigned hooks)
 	w->hooks[idx] |= hooks;
 	w->state[idx] = MARK_ON_STACK;
 	struct pf_chain *c = w->t->chains[idx];
-	for (size_t i = 0; i < c->nrules; i++) {
+	size_t n = reached_rules(c);
+	for (size_t i = 0; i < n; i++) {
 		struct pf_rule *r = c->rules[i];
 		if (r->tkind != PF_TARGET_CHAIN)
 			continue;
@@ -512,21 +531,15 @@ int pf_table_check(struct pf_table *t, struct pf_error *err)
 			goto out;
 		}
 	}
-	/* Unreachable user chains are still checked for loops among themselves. */
-	for (size_t i = t->nbuiltin; i < n; i++) {
-		if (w.state[i] == MARK_DONE)
-			continue;
-		memset(w.state, 0, n);
-		if (walk_chain(&w, i, 0)) {
-			rc = pf_err_table(err, "Too many levels of symbolic links");
-			goto out;
-		}
-	}
+	/* Like the kernel's mark_source_chains, only what a hook reaches is walked: a loop
+	 * among unreachable user chains is accepted (until a built-in chain jumps into it). */
 	for (size_t i = 0; i < n; i++) {
 		struct pf_chain *c = t->chains[i];
-		unsigned hooks = w.hooks[i];
+		size_t reached = reached_rules(c);
 		for (size_t k = 0; k < c->nrules; k++) {
 			struct pf_rule *r = c->rules[k];
+			/* A rule the walk never reaches is checked as from no hook. */
+			unsigned hooks = k < reached ? w.hooks[i] : 0;
 			int e = 0;
 			for (unsigned m = 0; m < r->nmatches && !e; m++)
 				e = ext_allowed(&r->matches[m], r, t->def->name, hooks);

@@ -16,7 +16,10 @@
 #include "uthash.h"
 
 #define PF_IFNAMSIZ 16
-#define PF_CHAIN_MAXNAMELEN 29 /* XT_EXTENSION_MAXNAMELEN - 1 */
+#define PF_CHAIN_MAXNAMELEN 31 /* the kernel's label: XT_TABLE_MAXNAMELEN - 1 (-E allows it) */
+/* What iptables' parser and iptables-restore allow in a chain or target name:
+ * XT_EXTENSION_MAXNAMELEN - 1. */
+#define PF_CHAIN_USER_MAXNAMELEN 28
 
 /* ipt_ip.invflags */
 #define PF_INV_VIA_IN 0x01

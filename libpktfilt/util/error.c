@@ -45,6 +45,20 @@ int pf_err_param_nohint(struct pf_error *err, const char *fmt, ...)
 	return -1;
 }
 
+void pf_err_warn(struct pf_error *err, const char *fmt, ...)
+{
+	size_t used = strlen(err->warnings), room = sizeof(err->warnings) - used;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(err->warnings + used, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n + 1 >= room) {
+		err->warnings[used] = '\0'; /* no room for the whole line: drop it */
+		return;
+	}
+	strcat(err->warnings, "\n");
+}
+
 int pf_err_table(struct pf_error *err, const char *msg)
 {
 	return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "%s", msg);

@@ -15,6 +15,8 @@ int pf_err_param_nohint(struct pf_error *err, const char *fmt, ...)
 /* A failure of the table operation (iptables exit 1): printed "PROG: MSG." as libiptc's
  * iptc_strerror() texts. */
 int pf_err_table(struct pf_error *err, const char *msg);
+/* Append a warning line (a newline is added) to err->warnings; the command goes on. */
+void pf_err_warn(struct pf_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Any other error with an explicit code and style. */
 int pf_err_set(struct pf_error *err, int code, enum pf_error_style style, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -128,3 +128,18 @@ const char *pf_sb_str(const struct pf_strbuf *sb)
 {
 	return sb->buf ? sb->buf : "";
 }
+
+void pf_sb_put_word(struct pf_strbuf *sb, const char *word, bool quote)
+{
+	if (!quote || !word[strcspn(word, " \t\"'\\")]) {
+		pf_sb_puts(sb, word);
+		return;
+	}
+	pf_sb_putc(sb, '"');
+	for (const char *p = word; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			pf_sb_putc(sb, '\\');
+		pf_sb_putc(sb, *p);
+	}
+	pf_sb_putc(sb, '"');
+}

@@ -5,6 +5,7 @@
 #define PF_STRBUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct pf_strbuf {
@@ -26,6 +27,9 @@ void pf_sb_vprintf(struct pf_strbuf *sb, const char *fmt, va_list ap);
 void pf_sb_save_string(struct pf_strbuf *sb, const char *value);
 /* Decimal number, without printf. */
 void pf_sb_put_u64(struct pf_strbuf *sb, unsigned long long v);
+/* A word of a rule: as is, or when quote is set and it holds a blank, a quote or a
+ * backslash, in double quotes with " and \ escaped (what the restore parser reads back). */
+void pf_sb_put_word(struct pf_strbuf *sb, const char *word, bool quote);
 /* Content as a C string (never NULL). */
 const char *pf_sb_str(const struct pf_strbuf *sb);
 

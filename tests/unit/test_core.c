@@ -194,12 +194,30 @@ START_TEST(user_chains_and_references)
 	fails("-N A", 1, "Chain already exists");
 	fails("-X B", 1, "Too many links");
 	fails("-A B -j B", 1, "Too many levels of symbolic links");
+	ok("-N L1");
+	ok("-N L2");
+	ok("-A L1 -j L2");
+	ok("-A L2 -g L1"); /* a loop no hook reaches: the kernel accepts it */
+	fails("-I INPUT -j L2", 1, "Too many levels of symbolic links");
+	ok("-I L2 -j DROP"); /* the kernel's walk stops at an unconditional verdict... */
+	ok("-I INPUT -j L1"); /* ...so the loop behind it is not seen */
+	ok("-A L2 -j L1");
+	fails("-I L2 -j L1", 1, "Too many levels of symbolic links");
+	ok("-D INPUT -j L1");
+	ok("-F L2");
+	ok("-F L1");
+	ok("-X L2");
+	ok("-X L1");
 	ok("-A B -j A");
 	fails("-A A -j B", 1, "Too many levels of symbolic links");
 	fails("-A A -j INPUT", 1, "Invalid argument. Run `dmesg' for more information");
 	fails("-A A -j NOPE", 2, "Couldn't load target `NOPE':No such file or directory\n");
-	fails("-A A -g NOPE", 2, "goto 'NOPE' is not a chain\n");
-	fails("-N ACCEPT", 2, "chain name may not clash with target name\n");
+	fails("-A A -g NOPE", 2, "goto 'NOPE' is not a chain");
+	fails("-N ACCEPT", 2, "chain name may not clash with target name");
+	fails("-N -x", 2, "chain name not allowed to start with `-'");
+	fails("-N 'a b'", 2, "Invalid chain name `a b'");
+	fails("-N 12345678901234567890123456789", 2,
+	      "chain name `12345678901234567890123456789' too long (must be under 29 chars)");
 	ok("-E A C");
 	ck_assert_str_eq(run("-S B", NULL), "-N B\n-A B -j C\n");
 	const pf_table *t = pf_ruleset_table(rs, "filter");

@@ -219,6 +219,18 @@ START_TEST(ext_hashlimit)
 	fails(
 	    "-A INPUT -m hashlimit ! --hashlimit-mode srcip --hashlimit-upto 5 --hashlimit-name x",
 	    2, "hashlimit: option \"--hashlimit-mode\" cannot be inverted.\n");
+	check_S("-A INPUT -m hashlimit --hashlimit-upto 1b/s --hashlimit-name x",
+		"-t filter -S INPUT",
+		"-A INPUT -m hashlimit --hashlimit-upto 0b/s --hashlimit-name x\n");
+	check_L("-A INPUT -m hashlimit --hashlimit-upto 5/h --hashlimit-rate-interval 3 "
+		"--hashlimit-name x",
+		"-t filter -L INPUT",
+		"Chain INPUT (policy ACCEPT)\ntarget     prot opt source               destination "
+		"        \n           all  --  anywhere             anywhere             limit: up "
+		"to 40/day burst 5 htable-expire 3600000\n",
+		"Chain INPUT (policy ACCEPT)\ntarget     prot opt source               destination "
+		"        \n           0    --  0.0.0.0/0            0.0.0.0/0            limit: up "
+		"to 40/day burst 5 htable-expire 3600000\n");
 }
 END_TEST
 
@@ -276,6 +288,8 @@ START_TEST(ext_set)
 	fails("-A INPUT -m set --match-set foo src", 2, "Set foo doesn't exist.\n");
 	fails("-A INPUT -m set ! --match-set foo src,dst", 2, "Set foo doesn't exist.\n");
 	fails("-A INPUT -m set", 2, "You must specify `--match-set' with proper arguments");
+	fails("-A INPUT -m set --match-set foo", 2, "--match-set requires two args.");
+	fails("-A INPUT -m set --match-set foo ! src", 2, "--match-set requires two args.");
 	fails("-A INPUT -m set --match-set 0123456789012345678901234567890123 src", 2,
 	      "setname `0123456789012345678901234567890123' too long, max 31 characters.");
 	fails("-A INPUT -m set ! --return-nomatch", 2, "--return-nomatch flag cannot be inverted");
@@ -335,6 +349,10 @@ START_TEST(ext_recent)
 	ok("-A INPUT -m recent --set");
 	ok("-D INPUT -m recent --set --name DEFAULT --rsource");
 	reset();
+	check_S("-A INPUT -m recent --update --hitcount 1 --seconds 4294967295",
+		"-t filter -S INPUT",
+		"-A INPUT -m recent --update --seconds -1 --hitcount 1 --name DEFAULT --mask "
+		"255.255.255.255 --rsource\n");
 }
 END_TEST
 
@@ -479,6 +497,12 @@ START_TEST(ext_time)
 	      "time: option \"--utc\" cannot be used together with \"--kerneltz\".\n");
 	fails("-A INPUT -m time ! --timestart 1:00", 2,
 	      "time: option \"--timestart\" cannot be inverted.\n");
+	check_S(
+	    "-A INPUT -m time ! --monthdays "
+	    "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+	    "-t filter -S INPUT", "-A INPUT -m time --monthdays  --datestop 2038-01-19T03:14:07\n");
+	check_S("-A INPUT -m time --monthdays ,", "-t filter -S INPUT",
+		"-A INPUT -m time --monthdays  --datestop 2038-01-19T03:14:07\n");
 }
 END_TEST
 
