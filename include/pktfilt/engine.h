@@ -69,6 +69,16 @@ struct pf_packet_meta {
 	uint8_t pkt_type; /* 0 host, 1 broadcast, 2 multicast, 3 otherhost */
 	uint64_t now_ns;  /* the clock rate-limiting matches use (caller controlled) */
 	uint32_t classify; /* skb->priority */
+	/* Route facts the targets need (0 = unknown). Addresses in network byte order. */
+	uint16_t out_mtu;  /* TCPMSS --clamp-mss-to-pmtu: the smaller of the route MTUs toward
+			      the destination and back toward the source; 0 = unknown (1500) */
+	uint32_t in_addr;  /* this host's address on the input interface: REDIRECT's new
+			      destination (PREROUTING), source of REJECT's ICMP errors for
+			      forwarded packets (0: the packet's destination is used) */
+	uint32_t out_addr; /* this host's address on the output interface toward the next hop:
+			      MASQUERADE's new source (0: MASQUERADE drops, as the kernel does
+			      for an interface without an address) */
+	uint8_t dst_mac[6]; /* with has_mac: the frame's destination MAC (LOG's MAC= field) */
 };
 
 #define PF_MAX_TRACE 256
@@ -81,6 +91,7 @@ struct pf_eval_result {
 	uint32_t ctmark;
 	bool mark_changed;
 	bool packet_changed; /* TTL, DSCP, TCPMSS... changed the bytes in place */
+	uint32_t priority;   /* skb->priority: meta->classify, then as CLASSIFY set it */
 	size_t len;	  /* packet length after changes */
 	/* Optional trace: rules that matched, in order (table index, chain, rule position). */
 	unsigned ntrace;

@@ -331,7 +331,6 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 	unsigned sp = 0;
 	const struct pf_chain *c = builtin;
 	size_t pos = 0;
-	uint64_t bytes = ev->pkt->len;
 	ev->table = t->def->name;
 	for (;;) {
 		size_t i = ev->engine->matcher->next(mstate_of(ev->engine, c), c, pos, ev);
@@ -341,7 +340,7 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 			/* End of chain: a built-in chain's policy; a user chain returns. */
 			if (sp == 0) {
 				builtin->pcnt.pkts++;
-				builtin->pcnt.bytes += bytes;
+				builtin->pcnt.bytes += ev->pkt->len;
 				trace_add(ev, t->def->name, builtin, 0);
 				return builtin->policy == PF_VERDICT_DROP ? PF_NF_DROP : PF_NF_ACCEPT;
 			}
@@ -352,7 +351,7 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 		}
 		struct pf_rule *r = c->rules[i];
 		r->cnt.pkts++;
-		r->cnt.bytes += bytes;
+		r->cnt.bytes += ev->pkt->len; /* skb->len now: a target may have grown it */
 		trace_add(ev, t->def->name, c, i + 1);
 		switch (r->tkind) {
 		case PF_TARGET_NONE:
@@ -371,7 +370,7 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 				if (sp == 0) {
 					/* RETURN at the top of a built-in chain: its policy. */
 					builtin->pcnt.pkts++;
-					builtin->pcnt.bytes += bytes;
+					builtin->pcnt.bytes += ev->pkt->len;
 					trace_add(ev, t->def->name, builtin, 0);
 					return builtin->policy == PF_VERDICT_DROP ? PF_NF_DROP
 										  : PF_NF_ACCEPT;
@@ -424,6 +423,7 @@ int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size_t len,
 	res->packet_changed = false;
 	if (!meta)
 		meta = &nometa;
+	res->priority = meta->classify;
 	if ((unsigned)hook >= PF_HOOK_COUNT ||
 	    pf_packet_parse(&pkt, buf, len) != PF_PKT_OK) {
 		res->len = len;
@@ -450,7 +450,7 @@ int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size_t len,
 			continue;
 		/* Without connection tracking the nat hooks see nothing; with it, only the first
 		 * packet of a connection. */
-		if (ti == T_NAT && (!e->conntrack || !(meta->ct_state & PF_CT_NEW)))
+		if (ti == T_NAT && (!e->conntrack || ev.untracked || !(meta->ct_state & PF_CT_NEW)))
 			continue;
 		struct pf_chain *builtin = NULL;
 		for (size_t c = 0; c < t->nbuiltin; c++)

@@ -26,6 +26,7 @@ struct pf_eval {
 	const char *in, *out; /* interface names, never NULL ("" when none) */
 	uint32_t mark, ctmark;
 	bool hotdrop;
+	bool untracked; /* CT --notrack / NOTRACK ran: no connection tracking for this packet */
 	const struct pf_rule *rule; /* the rule being evaluated */
 };
 

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -67,6 +68,41 @@ static int checksum_check_entry(const struct pf_rule *rule, const void *data, co
 	return 0;
 }
 
+/*
+ * checksum_tg (xt_CHECKSUM.c) calls skb_checksum_help() on CHECKSUM_PARTIAL packets: the
+ * transport checksum is computed from the transport header to the end and stored, a zero
+ * result written as 0xffff (CSUM_MANGLED_0). A packet judged here has no such state (it is
+ * the packet as an NFQUEUE reader or the wire would see it), so the fill is done for every
+ * complete, unfragmented TCP or UDP packet: the TCP/UDP checksum with the pseudo-header is
+ * recomputed in place. A packet whose checksum was already right is left as it was.
+ */
+static unsigned checksum_target(struct pf_eval *ev, const void *data, void *state)
+{
+	struct pf_packet *p = ev->pkt;
+	size_t off;
+	(void)data;
+	(void)state;
+	if (p->fragoff != 0 || (p->frag_field & 0x2000) || p->l4_truncated)
+		return PF_XT_CONTINUE;
+	if (p->proto == 6)
+		off = 16;
+	else if (p->proto == 17)
+		off = 6;
+	else
+		return PF_XT_CONTINUE;
+	if (p->l4_len < off + 2)
+		return PF_XT_CONTINUE;
+	uint16_t c = pf_packet_l4_checksum(p, off);
+	if (c == 0)
+		c = 0xffff;
+	uint8_t *f = p->data + p->l4_off + off;
+	if (pf_rd16(f) != c) {
+		pf_wr16(f, c);
+		ev->res->packet_changed = true;
+	}
+	return PF_XT_CONTINUE;
+}
+
 static const char *const checksum_tables[] = {"mangle", NULL};
 
 const struct pf_ext pf_target_CHECKSUM = {
@@ -81,4 +117,5 @@ const struct pf_ext pf_target_CHECKSUM = {
     .save = checksum_save,
     .print = checksum_print,
     .check_entry = checksum_check_entry,
+    .target = checksum_target,
 };

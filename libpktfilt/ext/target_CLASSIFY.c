@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -55,6 +56,15 @@ static void classify_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out
 	pf_sb_printf(out, " CLASSIFY set %x:%x", d->priority >> 16, d->priority & 0xffffu);
 }
 
+/* classify_tg (xt_CLASSIFY.c): skb->priority = priority; the result's priority field. */
+static unsigned classify_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct classify_data *d = data;
+	(void)state;
+	ev->res->priority = d->priority;
+	return PF_XT_CONTINUE;
+}
+
 const struct pf_ext pf_target_CLASSIFY = {
     .name = "CLASSIFY",
     .kind = PF_EXT_TARGET,
@@ -66,4 +76,5 @@ const struct pf_ext pf_target_CLASSIFY = {
     .final_check = classify_final_check,
     .save = classify_save,
     .print = classify_print,
+    .target = classify_target,
 };

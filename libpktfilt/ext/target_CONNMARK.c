@@ -5,7 +5,9 @@
  */
 #include <errno.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
+#include "pktfilt/engine.h"
 #include "language/xtutil.h"
 
 enum {
@@ -227,6 +229,39 @@ static int connmark_check_entry(const struct pf_rule *rule, const void *data, co
 	return 0;
 }
 
+static uint32_t shift_mark(uint32_t v, const struct connmark_data *d)
+{
+	/* shift_bits is at most 31 (check_entry) */
+	return d->shift_dir == SHIFT_RIGHT ? v >> d->shift_bits : v << d->shift_bits;
+}
+
+/*
+ * connmark_tg_shift (xt_connmark.c, revisions 1 and 2; revision 1 has no shift). Without a
+ * connection (INVALID or untracked packets) nothing changes. ev->ctmark is the connection's
+ * mark as the caller supplied it (meta->ctmark) and as earlier CONNMARK rules changed it.
+ */
+static unsigned connmark_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct connmark_data *d = data;
+	(void)state;
+	if (ev->untracked || (ev->meta->ct_state & (PF_CT_INVALID | PF_CT_UNTRACKED)))
+		return PF_XT_CONTINUE;
+	switch (d->mode) {
+	case MODE_SET:
+		ev->ctmark = shift_mark((ev->ctmark & ~d->ctmask) ^ d->ctmark, d);
+		break;
+	case MODE_SAVE:
+		ev->ctmark = (ev->ctmark & ~d->ctmask) ^ shift_mark(ev->mark & d->nfmask, d);
+		break;
+	case MODE_RESTORE:
+		ev->mark = (ev->mark & ~d->nfmask) ^ shift_mark(ev->ctmark & d->ctmask, d);
+		break;
+	default:
+		break;
+	}
+	return PF_XT_CONTINUE;
+}
+
 const struct pf_ext pf_target_CONNMARK = {
     .name = "CONNMARK",
     .kind = PF_EXT_TARGET,
@@ -240,4 +275,5 @@ const struct pf_ext pf_target_CONNMARK = {
     .print = connmark_print,
     .check_entry = connmark_check_entry,
     .needs_conntrack = true,
+    .target = connmark_target,
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -237,6 +238,20 @@ static int ct_check_entry(const struct pf_rule *rule, const void *data, const ch
 	return 0;
 }
 
+/*
+ * xt_ct_target: attach a template (helper, zone, events, timeout: no effect on verdicts
+ * here) or, with --notrack, mark the packet untracked: conntrack then leaves it alone
+ * (its state is UNTRACKED, the nat table does not see it). Always continues.
+ */
+static unsigned ct_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct ct_data *d = data;
+	(void)state;
+	if (d->flags & CT_NOTRACK)
+		ev->untracked = true;
+	return PF_XT_CONTINUE;
+}
+
 static const char *const ct_tables[] = {"raw", NULL};
 
 const struct pf_ext pf_target_CT = {
@@ -251,4 +266,5 @@ const struct pf_ext pf_target_CT = {
     .print = ct_print,
     .check_entry = ct_check_entry,
     .needs_conntrack = true,
+    .target = ct_target,
 };

@@ -2,6 +2,7 @@
  * target_DNAT.c - -j DNAT --to-destination [ip[-ip]][:port[-port[/port]]] [--random]
  * [--persistent]: destination NAT (revision 2, shifted port maps), nat PREROUTING/OUTPUT.
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -66,6 +67,28 @@ static void dnat_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pf_nat_print(out, ctx->data, "to:", "", false);
 }
 
+/*
+ * Destination NAT of the first packet of a connection (xt_nat's DNAT -> nf_nat_setup_info),
+ * done in place on this packet: the address becomes the first of the range (the kernel picks
+ * one by a hash of the addresses when the range has several), the port as
+ * pf_packet_nat_pick_port() says (kept when inside the range, else the first port, or the
+ * shifted one with a /base map). Checksums are fixed. Accepts the packet.
+ */
+static unsigned dnat_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct pf_nat_range *r = data;
+	struct pf_packet *p = ev->pkt;
+	uint32_t addr = (r->flags & PF_NAT_RANGE_MAP_IPS) ? r->min_ip : p->daddr;
+	(void)state;
+	int port = pf_packet_nat_pick_port(
+	    p, false, (r->flags & PF_NAT_RANGE_PROTO_SPECIFIED) != 0, r->min_port, r->max_port,
+	    (r->flags & PF_NAT_RANGE_PROTO_OFFSET) != 0, r->base_port,
+	    (r->flags & (PF_NAT_RANGE_PROTO_RANDOM | PF_NAT_RANGE_PROTO_RANDOM_FULLY)) != 0);
+	if (pf_packet_nat(p, false, addr, port))
+		ev->res->packet_changed = true;
+	return PF_XT_VERDICT(PF_NF_ACCEPT);
+}
+
 static const char *const dnat_tables[] = {"nat", NULL};
 
 const struct pf_ext pf_target_DNAT = {
@@ -81,4 +104,5 @@ const struct pf_ext pf_target_DNAT = {
     .save = dnat_save,
     .print = dnat_print,
     .needs_conntrack = true,
+    .target = dnat_target,
 };

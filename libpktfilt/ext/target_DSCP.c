@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -93,6 +94,33 @@ static int dscp_check_entry(const struct pf_rule *rule, const void *data, const 
 	return d->dscp > DSCP_MAX ? EDOM : 0;
 }
 
+/*
+ * dscp_tg (xt_DSCP.c): when the DSCP differs, ipv4_change_dsfield() keeps the ECN bits and
+ * updates the IP checksum with its own incremental formula (reproduced here, so the bytes are
+ * the kernel's even in the 0x0000/0xffff corner).
+ */
+static unsigned dscp_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct dscp_data *d = data;
+	struct pf_packet *p = ev->pkt;
+	uint8_t tos = p->data[1];
+	(void)state;
+	if ((tos >> 2) == d->dscp)
+		return PF_XT_CONTINUE;
+	uint8_t dsfield = (uint8_t)((tos & 0x03) | (d->dscp << 2));
+	uint32_t check = pf_rd16(p->data + 10);
+	check += tos;
+	if ((check + 1) >> 16)
+		check = (check + 1) & 0xffff;
+	check -= dsfield;
+	check += check >> 16;
+	pf_wr16(p->data + 10, (uint16_t)check);
+	p->data[1] = dsfield;
+	p->tos = dsfield;
+	ev->res->packet_changed = true;
+	return PF_XT_CONTINUE;
+}
+
 static const char *const dscp_tables[] = {"mangle", NULL};
 
 const struct pf_ext pf_target_DSCP = {
@@ -107,4 +135,5 @@ const struct pf_ext pf_target_DSCP = {
     .save = dscp_save,
     .print = dscp_print,
     .check_entry = dscp_check_entry,
+    .target = dscp_target,
 };

@@ -2,6 +2,7 @@
  * target_MARK.c - -j MARK: set the packet's nfmark (revision 2: --set-xmark, --set-mark,
  * --and-mark, --or-mark, --xor-mark, all saved as --set-xmark VALUE/MASK). Any table.
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -96,6 +97,16 @@ static void mark_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 		pf_sb_printf(out, " MARK xset 0x%x/0x%x", d->mark, d->mask);
 }
 
+/* mark_tg (xt_MARK.c): skb->mark = (skb->mark & ~mask) ^ mark; every form (set, xset, and,
+ * or, xor) was folded into this pair by the parser. */
+static unsigned mark_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct mark_data *d = data;
+	(void)state;
+	ev->mark = (ev->mark & ~d->mask) ^ d->mark;
+	return PF_XT_CONTINUE;
+}
+
 const struct pf_ext pf_target_MARK = {
     .name = "MARK",
     .kind = PF_EXT_TARGET,
@@ -106,4 +117,5 @@ const struct pf_ext pf_target_MARK = {
     .final_check = mark_final_check,
     .save = mark_save,
     .print = mark_print,
+    .target = mark_target,
 };

@@ -2,6 +2,7 @@
  * target_MASQUERADE.c - -j MASQUERADE [--to-ports port[-port]] [--random] [--random-fully]:
  * source NAT to the outgoing interface's address, nat POSTROUTING.
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -67,6 +68,28 @@ static void masquerade_print(const struct pf_print_ctx *ctx, struct pf_strbuf *o
 	pf_nat_print(out, ctx->data, "masq ports: ", "", true);
 }
 
+/*
+ * nf_nat_masquerade_ipv4: source NAT to this host's address on the output interface
+ * (meta->out_addr; without one the kernel drops the packet, and so do we), ports as for
+ * SNAT (kept, or chosen in --to-ports by pf_packet_nat_pick_port()). In place, checksums
+ * fixed. Accepts the packet.
+ */
+static unsigned masquerade_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct pf_nat_range *r = data;
+	struct pf_packet *p = ev->pkt;
+	(void)state;
+	if (ev->meta->out_addr == 0)
+		return PF_XT_VERDICT(PF_NF_DROP);
+	int port = pf_packet_nat_pick_port(
+	    p, true, (r->flags & PF_NAT_RANGE_PROTO_SPECIFIED) != 0, r->min_port, r->max_port,
+	    false, 0,
+	    (r->flags & (PF_NAT_RANGE_PROTO_RANDOM | PF_NAT_RANGE_PROTO_RANDOM_FULLY)) != 0);
+	if (pf_packet_nat(p, true, ev->meta->out_addr, port))
+		ev->res->packet_changed = true;
+	return PF_XT_VERDICT(PF_NF_ACCEPT);
+}
+
 static const char *const masquerade_tables[] = {"nat", NULL};
 
 const struct pf_ext pf_target_MASQUERADE = {
@@ -82,4 +105,5 @@ const struct pf_ext pf_target_MASQUERADE = {
     .save = masquerade_save,
     .print = masquerade_print,
     .needs_conntrack = true,
+    .target = masquerade_target,
 };

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -129,6 +130,66 @@ static int nfq_check_entry(const struct pf_rule *rule, const void *data, const c
 	return 0;
 }
 
+static uint32_t rol32(uint32_t w, unsigned s)
+{
+	return (w << s) | (w >> (32 - s));
+}
+
+/* jhash_3words() of include/linux/jhash.h (Bob Jenkins' lookup3 final mix). */
+static uint32_t jhash_3words(uint32_t a, uint32_t b, uint32_t c, uint32_t initval)
+{
+	uint32_t iv = initval + 0xdeadbeefu + (3u << 2);
+	a += iv;
+	b += iv;
+	c += iv;
+	c ^= b;
+	c -= rol32(b, 14);
+	a ^= c;
+	a -= rol32(c, 11);
+	b ^= a;
+	b -= rol32(a, 25);
+	c ^= b;
+	c -= rol32(b, 16);
+	a ^= c;
+	a -= rol32(c, 4);
+	b ^= a;
+	b -= rol32(a, 14);
+	c ^= b;
+	c -= rol32(b, 24);
+	return c;
+}
+
+/*
+ * The hash the kernel uses for the initial value. The kernel draws it at random when the
+ * first NFQUEUE rule with a balance range is loaded, so the queue a flow lands on differs
+ * from boot to boot: we use 0, which gives the same spreading properties (both directions of
+ * a flow on one queue, queues chosen by address pair and protocol) but not the same numbers.
+ */
+#define NFQ_JHASH_INITVAL 0u
+
+/* nfqueue_tg_v3 with nfqueue_hash()/hash_v4(): the addresses are compared and hashed as the
+ * kernel reads them (the raw big-endian words loaded as host integers). --queue-cpu-fanout
+ * takes the CPU number: we run on "CPU 0", so it picks the first queue of the range. */
+static unsigned nfq_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct nfq_data *d = data;
+	uint32_t queue = d->queuenum;
+	(void)state;
+	if (d->queues_total > 1) {
+		if (d->flags & NFQ_FLAG_CPU_FANOUT) {
+			queue = d->queuenum + 0u % d->queues_total;
+		} else {
+			uint32_t s = ev->pkt->saddr, t = ev->pkt->daddr, h;
+			if (s < t)
+				h = jhash_3words(s, t, ev->pkt->proto, NFQ_JHASH_INITVAL);
+			else
+				h = jhash_3words(t, s, ev->pkt->proto, NFQ_JHASH_INITVAL);
+			queue += (uint32_t)(((uint64_t)h * d->queues_total) >> 32);
+		}
+	}
+	return PF_XT_QUEUE(queue & 0xffff, (d->flags & NFQ_FLAG_BYPASS) != 0);
+}
+
 const struct pf_ext pf_target_NFQUEUE = {
     .name = "NFQUEUE",
     .kind = PF_EXT_TARGET,
@@ -141,4 +202,5 @@ const struct pf_ext pf_target_NFQUEUE = {
     .save = nfq_save,
     .print = nfq_print,
     .check_entry = nfq_check_entry,
+    .target = nfq_target,
 };

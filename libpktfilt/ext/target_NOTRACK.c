@@ -3,6 +3,7 @@
  * target is CT with the notrack and alias flags: -S prints "-j NOTRACK", -L prints "CT" in
  * the target column and "NOTRACK" after the addresses.
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 
 #define CT_NOTRACK 0x01
@@ -34,6 +35,15 @@ static void notrack_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pf_sb_puts(out, " NOTRACK");
 }
 
+/* CT --notrack: the packet is untracked; continue. */
+static unsigned notrack_target(struct pf_eval *ev, const void *data, void *state)
+{
+	(void)data;
+	(void)state;
+	ev->untracked = true;
+	return PF_XT_CONTINUE;
+}
+
 static const char *const notrack_tables[] = {"raw", NULL};
 
 const struct pf_ext pf_target_NOTRACK = {
@@ -47,4 +57,5 @@ const struct pf_ext pf_target_NOTRACK = {
     .init = notrack_init,
     .print = notrack_print,
     .needs_conntrack = true,
+    .target = notrack_target,
 };

@@ -2,6 +2,9 @@
  * target_REDIRECT.c - -j REDIRECT [--to-ports port[-port]] [--random]: redirect to the local
  * machine, nat PREROUTING/OUTPUT.
  */
+#include <string.h>
+
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -66,6 +69,33 @@ static void redirect_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out
 	pf_nat_print(out, ctx->data, "redir ports ", "", true);
 }
 
+/*
+ * nf_nat_redirect_ipv4: destination NAT to this host: 127.0.0.1 in OUTPUT, else the input
+ * interface's address (meta->in_addr; without one the kernel drops the packet, and so do we);
+ * the port from --to-ports as for DNAT, else kept. In place, checksums fixed. Accepts.
+ */
+static unsigned redirect_target(struct pf_eval *ev, const void *data, void *state)
+{
+	static const uint8_t loopback[4] = {127, 0, 0, 1};
+	const struct pf_nat_range *r = data;
+	struct pf_packet *p = ev->pkt;
+	uint32_t addr;
+	(void)state;
+	if (ev->hook == PF_NF_LOCAL_OUT)
+		memcpy(&addr, loopback, 4);
+	else if (ev->meta->in_addr)
+		addr = ev->meta->in_addr;
+	else
+		return PF_XT_VERDICT(PF_NF_DROP);
+	int port = pf_packet_nat_pick_port(
+	    p, false, (r->flags & PF_NAT_RANGE_PROTO_SPECIFIED) != 0, r->min_port, r->max_port,
+	    false, 0,
+	    (r->flags & (PF_NAT_RANGE_PROTO_RANDOM | PF_NAT_RANGE_PROTO_RANDOM_FULLY)) != 0);
+	if (pf_packet_nat(p, false, addr, port))
+		ev->res->packet_changed = true;
+	return PF_XT_VERDICT(PF_NF_ACCEPT);
+}
+
 static const char *const redirect_tables[] = {"nat", NULL};
 
 const struct pf_ext pf_target_REDIRECT = {
@@ -81,4 +111,5 @@ const struct pf_ext pf_target_REDIRECT = {
     .save = redirect_save,
     .print = redirect_print,
     .needs_conntrack = true,
+    .target = redirect_target,
 };

@@ -2,6 +2,7 @@
  * target_SNAT.c - -j SNAT --to-source [ip[-ip]][:port[-port]] [--random] [--random-fully]
  * [--persistent]: source NAT (revision 0), nat POSTROUTING/INPUT.
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -72,6 +73,37 @@ static void snat_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pf_nat_print(out, ctx->data, "to:", "", false);
 }
 
+static uint32_t host_order(uint32_t be)
+{
+	const uint8_t *b = (const uint8_t *)&be;
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/*
+ * Source NAT of the first packet of a connection (xt_nat's SNAT -> nf_nat_setup_info), done
+ * in place on this packet: a source already inside the range (address and port) is kept, as
+ * the kernel keeps an original tuple that fits; otherwise the address becomes the first of
+ * the range when the packet's is outside it (the kernel hashes over the range) and the port
+ * is chosen by pf_packet_nat_pick_port(). Checksums are fixed. Accepts the packet.
+ */
+static unsigned snat_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct pf_nat_range *r = data;
+	struct pf_packet *p = ev->pkt;
+	uint32_t addr = p->saddr;
+	(void)state;
+	if ((r->flags & PF_NAT_RANGE_MAP_IPS) && (host_order(p->saddr) < host_order(r->min_ip) ||
+						  host_order(p->saddr) > host_order(r->max_ip)))
+		addr = r->min_ip;
+	int port = pf_packet_nat_pick_port(
+	    p, true, (r->flags & PF_NAT_RANGE_PROTO_SPECIFIED) != 0, r->min_port, r->max_port,
+	    (r->flags & PF_NAT_RANGE_PROTO_OFFSET) != 0, r->base_port,
+	    (r->flags & (PF_NAT_RANGE_PROTO_RANDOM | PF_NAT_RANGE_PROTO_RANDOM_FULLY)) != 0);
+	if (pf_packet_nat(p, true, addr, port))
+		ev->res->packet_changed = true;
+	return PF_XT_VERDICT(PF_NF_ACCEPT);
+}
+
 static const char *const snat_tables[] = {"nat", NULL};
 
 const struct pf_ext pf_target_SNAT = {
@@ -87,4 +119,5 @@ const struct pf_ext pf_target_SNAT = {
     .save = snat_save,
     .print = snat_print,
     .needs_conntrack = true,
+    .target = snat_target,
 };

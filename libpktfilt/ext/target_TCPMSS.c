@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -119,6 +120,91 @@ static int tcpmss_check_entry(const struct pf_rule *rule, const void *data, cons
 	return EINVAL;
 }
 
+/* Length of the TCP option at i, as xt_TCPMSS's optlen(). */
+static unsigned tcp_optlen(const uint8_t *opt, unsigned i)
+{
+	if (opt[i] <= 1 || opt[i + 1] == 0) /* EOL, NOP, or a zero length */
+		return 1;
+	return opt[i + 1];
+}
+
+/*
+ * tcpmss_tg4 / tcpmss_mangle_packet (xt_TCPMSS.c). The rule's tcp match guarantees a SYN.
+ * Non-first fragments are left alone; a packet too short for its TCP header is dropped.
+ * An MSS option larger than the new value is lowered (never raised); without one, and when
+ * the SYN carries no data and the header has room, a 4-byte MSS option (at most 536, the
+ * RFC 1122 default) is inserted after the fixed header, growing the packet: tot_len, doff
+ * and both checksums are updated incrementally, as the kernel does. Growing needs 4 more
+ * bytes of buffer (ev->buflen): without them the packet is left unchanged (the kernel
+ * reallocates instead). --clamp-mss-to-pmtu uses meta->out_mtu (the smaller of the MTUs of
+ * the routes toward the destination and back), 1500 when unknown, less 40; an MTU of 40 or
+ * less drops the packet as the kernel does.
+ */
+static unsigned tcpmss_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct tcpmss_data *d = data;
+	struct pf_packet *p = ev->pkt;
+	unsigned newmss;
+	(void)state;
+	if (p->fragoff != 0)
+		return PF_XT_CONTINUE;
+	size_t len = p->len - p->ihl_bytes;
+	if (len < 20)
+		return PF_XT_VERDICT(PF_NF_DROP);
+	uint8_t *th = p->data + p->ihl_bytes;
+	unsigned hlen = (unsigned)(th[12] >> 4) * 4;
+	if (len < hlen || hlen < 20)
+		return PF_XT_VERDICT(PF_NF_DROP);
+	if (d->mss == TCPMSS_CLAMP_PMTU) {
+		unsigned mtu = ev->meta->out_mtu ? ev->meta->out_mtu : 1500;
+		if (mtu <= 40)
+			return PF_XT_VERDICT(PF_NF_DROP);
+		newmss = mtu - 40;
+	} else {
+		newmss = d->mss;
+	}
+	for (unsigned i = 20; i + 4 <= hlen; i += tcp_optlen(th, i)) {
+		if (th[i] == 2 && th[i + 1] == 4) {
+			unsigned oldmss = pf_rd16(th + i + 2);
+			if (oldmss <= newmss)
+				return PF_XT_CONTINUE;
+			pf_wr16(th + i + 2, (uint16_t)newmss);
+			pf_wr16(th + 16, pf_csum_replace2(pf_rd16(th + 16), (uint16_t)oldmss,
+							  (uint16_t)newmss));
+			ev->res->packet_changed = true;
+			return PF_XT_CONTINUE;
+		}
+	}
+	if (len > hlen || hlen >= 60)
+		return PF_XT_CONTINUE;
+	if (p->len + 4 > ev->buflen || p->len + 4 > 0xffff)
+		return PF_XT_CONTINUE;
+	if (newmss > 536)
+		newmss = 536;
+	/* No data after the header (len == hlen): the option goes at the end. */
+	uint8_t *opt = th + 20;
+	memmove(opt + 4, opt, len - 20);
+	uint16_t check = pf_rd16(th + 16);
+	check = pf_csum_replace2(check, (uint16_t)len, (uint16_t)(len + 4)); /* pseudo-header */
+	opt[0] = 2;
+	opt[1] = 4;
+	pf_wr16(opt + 2, (uint16_t)newmss);
+	check = pf_csum_replace4(check, 0, (uint32_t)pf_rd16(opt) << 16 | pf_rd16(opt + 2));
+	uint16_t oldw = pf_rd16(th + 12);
+	th[12] = (uint8_t)(th[12] + (1 << 4));
+	check = pf_csum_replace2(check, oldw, pf_rd16(th + 12));
+	pf_wr16(th + 16, check);
+	/* IP: tot_len grows by 4, checksum updated incrementally. */
+	uint16_t tot = pf_rd16(p->data + 2);
+	pf_wr16(p->data + 10, pf_csum_replace2(pf_rd16(p->data + 10), tot, (uint16_t)(tot + 4)));
+	pf_wr16(p->data + 2, (uint16_t)(tot + 4));
+	p->tot_len = (uint16_t)(tot + 4);
+	p->len += 4;
+	pf_packet_reparse_l4(p);
+	ev->res->packet_changed = true;
+	return PF_XT_CONTINUE;
+}
+
 const struct pf_ext pf_target_TCPMSS = {
     .name = "TCPMSS",
     .kind = PF_EXT_TARGET,
@@ -131,4 +217,5 @@ const struct pf_ext pf_target_TCPMSS = {
     .save = tcpmss_save,
     .print = tcpmss_print,
     .check_entry = tcpmss_check_entry,
+    .target = tcpmss_target,
 };

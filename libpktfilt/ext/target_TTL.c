@@ -2,6 +2,7 @@
  * target_TTL.c - -j TTL --ttl-set N | --ttl-dec N | --ttl-inc N: rewrite the IPv4 TTL
  * (mangle table only).
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -87,6 +88,40 @@ static void ttl_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pf_sb_printf(out, " %u", d->ttl);
 }
 
+/* ttl_tg (xt_HL.c): set, or add/subtract clamped to 0..255; the IP checksum is updated
+ * incrementally (csum_replace2 of the TTL/protocol word) only when the TTL changes. */
+static unsigned ttl_target(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct ttl_data *d = data;
+	struct pf_packet *p = ev->pkt;
+	int ttl = p->data[8];
+	(void)state;
+	switch (d->mode) {
+	case TTL_SET:
+		ttl = d->ttl;
+		break;
+	case TTL_INC:
+		ttl += d->ttl;
+		if (ttl > 255)
+			ttl = 255;
+		break;
+	case TTL_DEC:
+		ttl -= d->ttl;
+		if (ttl < 0)
+			ttl = 0;
+		break;
+	}
+	if (ttl != p->data[8]) {
+		uint16_t check = pf_rd16(p->data + 10);
+		pf_wr16(p->data + 10,
+			pf_csum_replace2(check, (uint16_t)(p->data[8] << 8), (uint16_t)(ttl << 8)));
+		p->data[8] = (uint8_t)ttl;
+		p->ttl = (uint8_t)ttl;
+		ev->res->packet_changed = true;
+	}
+	return PF_XT_CONTINUE;
+}
+
 static const char *const ttl_tables[] = {"mangle", NULL};
 
 const struct pf_ext pf_target_TTL = {
@@ -100,4 +135,5 @@ const struct pf_ext pf_target_TTL = {
     .final_check = ttl_final_check,
     .save = ttl_save,
     .print = ttl_print,
+    .target = ttl_target,
 };

@@ -29,6 +29,149 @@ void pf_packet_fix_ip_checksum(struct pf_packet *p)
 	p->data[11] = (uint8_t)c;
 }
 
+uint32_t pf_csum_add_bytes(uint32_t sum, const uint8_t *b, size_t n)
+{
+	size_t i;
+	for (i = 0; i + 1 < n; i += 2) {
+		sum += rd16(b + i);
+		if (sum & 0x80000000u)
+			sum = (sum & 0xffff) + (sum >> 16);
+	}
+	if (i < n)
+		sum += (uint32_t)b[i] << 8;
+	return sum;
+}
+
+uint16_t pf_csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+uint16_t pf_csum_replace2(uint16_t check, uint16_t old, uint16_t new_)
+{
+	uint32_t sum = (uint16_t)~check;
+	sum += (uint16_t)~old;
+	sum += new_;
+	return pf_csum_fold(sum);
+}
+
+uint16_t pf_csum_replace4(uint16_t check, uint32_t old, uint32_t new_)
+{
+	uint32_t sum = (uint16_t)~check;
+	sum += (uint16_t) ~(old >> 16);
+	sum += (uint16_t)~old;
+	sum += new_ >> 16;
+	sum += new_ & 0xffff;
+	return pf_csum_fold(sum);
+}
+
+uint16_t pf_packet_l4_checksum(const struct pf_packet *p, size_t csum_off)
+{
+	size_t l4len = p->len - p->l4_off;
+	uint32_t sum = 0;
+	sum = pf_csum_add_bytes(sum, p->data + 12, 8); /* saddr, daddr */
+	sum += p->proto;
+	sum += (uint32_t)l4len;
+	sum = pf_csum_add_bytes(sum, p->data + p->l4_off, l4len);
+	if (csum_off + 2 <= l4len)
+		sum += (uint16_t)~rd16(p->data + p->l4_off + csum_off); /* count the field as 0 */
+	return pf_csum_fold(sum);
+}
+
+/* Offset of the transport checksum field, or 0 when the protocol has none we update. */
+static size_t l4_csum_off(const struct pf_packet *p)
+{
+	switch (p->proto) {
+	case 6:
+		return 16;
+	case 17:
+	case 136:
+		return 6;
+	case 1:
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+int pf_packet_nat_port(const struct pf_packet *p, bool src)
+{
+	if (p->fragoff != 0)
+		return -1;
+	switch (p->proto) {
+	case 6:
+	case 17:
+	case 136:
+		if (p->l4_len < 4)
+			return -1;
+		return rd16(p->data + p->l4_off + (src ? 0 : 2));
+	case 1:
+		if (p->l4_len < 8 || (p->data[p->l4_off] != 8 && p->data[p->l4_off] != 0))
+			return -1;
+		return rd16(p->data + p->l4_off + 4);
+	default:
+		return -1;
+	}
+}
+
+static void wr16(uint8_t *b, uint16_t v)
+{
+	b[0] = (uint8_t)(v >> 8);
+	b[1] = (uint8_t)v;
+}
+
+bool pf_packet_nat(struct pf_packet *p, bool src, uint32_t addr, int port)
+{
+	bool changed = false;
+	uint8_t *a = p->data + (src ? 12 : 16);
+	uint32_t oldaddr = (uint32_t)rd16(a) << 16 | rd16(a + 2);
+	uint8_t nb[4];
+	memcpy(nb, &addr, 4);
+	uint32_t newaddr =
+	    (uint32_t)nb[0] << 24 | (uint32_t)nb[1] << 16 | (uint32_t)nb[2] << 8 | nb[3];
+	size_t coff = l4_csum_off(p);
+	uint8_t *cf = NULL;
+	if (p->fragoff == 0 && coff && p->l4_len >= coff + 2)
+		cf = p->data + p->l4_off + coff;
+	/* UDP without a checksum keeps none. */
+	bool udp_nocsum = cf && p->proto == 17 && rd16(cf) == 0;
+	if (oldaddr != newaddr) {
+		wr16(p->data + 10, pf_csum_replace4(rd16(p->data + 10), oldaddr, newaddr));
+		memcpy(a, nb, 4);
+		if (cf && p->proto != 1 && !udp_nocsum)
+			wr16(cf, pf_csum_replace4(rd16(cf), oldaddr, newaddr));
+		changed = true;
+	}
+	int oldport = pf_packet_nat_port(p, src);
+	if (port >= 0 && oldport >= 0 && oldport != port) {
+		uint8_t *pp = p->data + p->l4_off + (p->proto == 1 ? 4 : (src ? 0 : 2));
+		wr16(pp, (uint16_t)port);
+		if (cf && !udp_nocsum)
+			wr16(cf, pf_csum_replace2(rd16(cf), (uint16_t)oldport, (uint16_t)port));
+		changed = true;
+	}
+	if (cf && p->proto == 17 && !udp_nocsum && rd16(cf) == 0)
+		wr16(cf, 0xffff); /* CSUM_MANGLED_0 */
+	memcpy(src ? &p->saddr : &p->daddr, nb, 4);
+	pf_packet_reparse_l4(p);
+	return changed;
+}
+
+int pf_packet_nat_pick_port(const struct pf_packet *p, bool src, bool specified, uint16_t minp,
+			    uint16_t maxp, bool offset, uint16_t base, bool random)
+{
+	int key = pf_packet_nat_port(p, src);
+	if (!specified || key < 0 || maxp < minp)
+		return -1;
+	if (!offset && !random && key >= minp && key <= maxp)
+		return key;
+	unsigned size = (unsigned)maxp - minp + 1;
+	unsigned off = offset ? (uint16_t)(key - base) : 0;
+	return (int)(minp + off % size);
+}
+
 /* Minimal transport header the kernel's matches read. */
 static size_t l4_min(uint8_t proto)
 {
