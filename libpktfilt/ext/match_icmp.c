@@ -107,6 +107,11 @@ static int parse_icmp(const char *s, struct icmp_info *info, struct pf_error *er
 		if (!pf_strtoui_end(end + 1, &end, 0, 255, &v))
 			return pf_err_param(err, "Unknown ICMP code `%s'", s);
 		info->code[0] = info->code[1] = (uint8_t)v;
+		if (*end == ':') { /* a code range, min:max (not reordered) */
+			if (!pf_strtoui_end(end + 1, &end, 0, 255, &v))
+				return pf_err_param(err, "Unknown ICMP code `%s'", s);
+			info->code[1] = (uint8_t)v;
+		}
 	}
 	if (*end != '\0')
 		return pf_err_param(err, "unknown character %c", *end);

@@ -79,6 +79,10 @@ static const struct {
     {"ASCONF", 193, "--------"},
     {"ASCONF_ACK", 128, "--------"},
     {"FORWARD_TSN", 192, "--------"},
+    {"I_DATA", 64, "----IUBE"},
+    {"RE_CONFIG", 130, "--------"},
+    {"PAD", 132, "--------"},
+    {"I_FORWARD_TSN", 194, "--------"},
 };
 #define N_CHUNKS (sizeof(chunk_names) / sizeof(chunk_names[0]))
 
@@ -222,7 +226,7 @@ static void put_chunk_flags(struct pf_strbuf *out, unsigned type, uint8_t flag, 
 	if (mask)
 		pf_sb_putc(out, ':');
 	if (type >= N_CHUNKS)
-		return; /* iptables indexes its name table by type: only types 0..17 have flags */
+		return; /* iptables indexes its name table by type: only types below N_CHUNKS have flags */
 	for (int i = 7; i >= 0; i--) {
 		if (!(mask & (1u << i)))
 			continue;

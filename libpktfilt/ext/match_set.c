@@ -1,10 +1,16 @@
 /*
  * match_set.c - the set match (--match-set NAME src,dst and its flags), as libxt_set
- * revision 4. pktfilt has no IP sets yet, so, like iptables with a set that does not exist,
- * every --match-set is refused with "Set NAME doesn't exist."; the other options are parsed
- * and checked with iptables' wording so that their errors come first, as they do there.
+ * revision 4. IP sets live in the kernel (ipset): as iptables does, a --match-set asks the
+ * kernel of the current network namespace whether the set exists and refuses it otherwise
+ * ("Set NAME doesn't exist."). Set membership is not evaluated by pktfilt yet.
  */
+#include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/ipset/ip_set.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "ext/ext.h"
 #include "language/xtutil.h"
@@ -77,6 +83,63 @@ static int parse_counter(struct pf_parse_ctx *ctx, uint8_t *op, uint64_t *value,
 	return 0;
 }
 
+/* libxt_set's get_set_byname (revision 4): ask the kernel's ipset for the set by name, with
+ * its wording for each failure. Returns 0 when the set exists for IPv4. */
+static int kernel_set_exists(const char *name, struct pf_error *err)
+{
+	int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (fd < 0)
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_PLAIN, "Can't open socket to ipset.\n");
+	struct ip_set_req_version ver = {.op = IP_SET_OP_VERSION};
+	socklen_t size = sizeof(ver);
+	if (getsockopt(fd, IPPROTO_IP, SO_IP_SET, &ver, &size) != 0) {
+		close(fd);
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_PLAIN,
+				  "Kernel module xt_set is not loaded in.\n");
+	}
+	struct ip_set_req_get_set_family req = {.op = IP_SET_OP_GET_FNAME,
+						.version = ver.version};
+	snprintf(req.set.name, sizeof(req.set.name), "%s", name);
+	size = sizeof(req);
+	int rc = getsockopt(fd, IPPROTO_IP, SO_IP_SET, &req, &size);
+	int saved = errno;
+	close(fd);
+	if (rc != 0)
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_PLAIN,
+				  "Problem when communicating with ipset, errno=%d.\n", saved);
+	if (size != sizeof(req))
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_PLAIN,
+				  "Incorrect return size from kernel during ipset lookup, (want "
+				  "%zu, got %zu)\n",
+				  sizeof(req), (size_t)size);
+	if (req.set.index == IPSET_INVALID_ID)
+		return pf_err_param(err, "Set %s doesn't exist.\n", name);
+	if (req.family != NFPROTO_IPV4 && req.family != NFPROTO_UNSPEC)
+		return pf_err_param(err,
+				    "The protocol family of set %s is %s, which is not applicable.\n",
+				    name, req.family == NFPROTO_IPV6 ? "IPv6" : "unknown");
+	return 0;
+}
+
+/* libxt_set's parse_dirs: "src|dst[,src|dst]..." (each word only checked by its start). */
+static int parse_dirs(const char *arg, struct set_info *info, struct pf_error *err)
+{
+	const char *p = arg;
+	while (info->dim < SET_DIM_MAX && p) {
+		info->dim++;
+		const char *comma = strchr(p, ',');
+		if (strncmp(p, "src", 3) == 0)
+			info->dirs |= (uint8_t)(1u << info->dim);
+		else if (strncmp(p, "dst", 3) != 0)
+			return pf_err_param(err, "You must spefify (the comma separated list of) "
+						 "'src' or 'dst'.");
+		p = comma ? comma + 1 : NULL;
+	}
+	if (p)
+		return pf_err_param(err, "Can't be more src/dst options than %i.", SET_DIM_MAX);
+	return 0;
+}
+
 static int set_parse(struct pf_parse_ctx *ctx)
 {
 	struct set_info *info = ctx->data;
@@ -113,9 +176,10 @@ static int set_parse(struct pf_parse_ctx *ctx)
 		if (strlen(ctx->arg) > SET_MAXNAMELEN - 1)
 			return pf_err_param(ctx->err, "setname `%s' too long, max %d characters.",
 					    ctx->arg, SET_MAXNAMELEN - 1);
-		/* No set exists in pktfilt: refuse as iptables does for an unknown set (before it
-		 * reads the directions in ctx->arg2). */
-		return pf_err_param(ctx->err, "Set %s doesn't exist.\n", ctx->arg);
+		if (kernel_set_exists(ctx->arg, ctx->err))
+			return -1;
+		snprintf(info->name, sizeof(info->name), "%s", ctx->arg);
+		return parse_dirs(ctx->arg2, info, ctx->err);
 	}
 	return 0;
 }

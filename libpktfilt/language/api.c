@@ -190,6 +190,12 @@ static int restore_begin_table(struct restore_state *st, const char *name)
 	}
 	st->in_table = true;
 	st->skip_table = st->only_table && strcmp(st->only_table, name) != 0;
+	/* iptables-restore opens the table here: the kernel instantiates it even if a later
+	 * line fails. */
+	if (!st->skip_table && !t->touch_seq) {
+		pf_table_touch(st->rs, t);
+		st->rs->generation++;
+	}
 	st->live = t;
 	/* Work on a copy: the live table changes only at COMMIT. Without --noflush the copy
 	 * starts empty, so nothing needs copying. */
