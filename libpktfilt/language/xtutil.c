@@ -313,9 +313,12 @@ static const struct {
 	const char *name;
 	uint8_t num;
 } chain_protos[] = {
-	{"tcp", 6},	    {"sctp", 132},     {"udp", 17}, {"udplite", 136}, {"icmp", 1},
-	{"icmpv6", 58},	    {"ipv6-icmp", 58}, {"esp", 50}, {"ah", 51},	      {"ipv6-mh", 135},
-	{"mh", 135},	    {"all", 0},
+	/* libxtables' xtables_chain_protos (1.8.9): consulted before /etc/protocols, so the
+	 * usual names cost no file lookup; the first name of a number is the one printed. */
+	{"tcp", 6},	   {"sctp", 132},	 {"udp", 17},	  {"udplite", 136},
+	{"icmp", 1},	   {"ipv6-icmp", 58},	 {"icmpv6", 58},  {"esp", 50},
+	{"ah", 51},	   {"mobility-header", 135}, {"ipv6-mh", 135}, {"mh", 135},
+	{"all", 0},
 };
 
 int pf_parse_proto(const char *s)
@@ -329,15 +332,13 @@ int pf_parse_proto(const char *s)
 		return -1;
 	for (size_t i = 0; i <= n; i++)
 		low[i] = (char)tolower((unsigned char)s[i]);
-	if (strcmp(low, "all") == 0)
-		return 0;
+	for (size_t i = 0; i < sizeof(chain_protos) / sizeof(chain_protos[0]); i++)
+		if (strcmp(chain_protos[i].name, low) == 0)
+			return chain_protos[i].num;
 	struct protoent pe, *res = NULL;
 	char buf[1024];
 	if (getprotobyname_r(low, &pe, buf, sizeof(buf), &res) == 0 && res)
 		return res->p_proto;
-	for (size_t i = 0; i < sizeof(chain_protos) / sizeof(chain_protos[0]); i++)
-		if (strcmp(chain_protos[i].name, low) == 0)
-			return chain_protos[i].num;
 	return -1;
 }
 
@@ -351,17 +352,15 @@ const char *pf_proto_table_name(uint16_t proto)
 
 const char *pf_proto_name(uint16_t proto, char *buf, size_t len)
 {
-	if (proto == 0)
-		return "all";
+	const char *known = pf_proto_table_name(proto);
+	if (known)
+		return known;
 	struct protoent pe, *res = NULL;
 	char tmp[1024];
 	if (getprotobynumber_r(proto, &pe, tmp, sizeof(tmp), &res) == 0 && res) {
 		snprintf(buf, len, "%s", res->p_name);
 		return buf;
 	}
-	for (size_t i = 0; i < sizeof(chain_protos) / sizeof(chain_protos[0]); i++)
-		if (chain_protos[i].num == proto)
-			return chain_protos[i].name;
 	return NULL;
 }
 
