@@ -119,6 +119,31 @@ static int main_iptables(int argc, char **argv)
 	return status;
 }
 
+/* The tables a restore without --noflush replaces: its "*table" lines (only the -T one). */
+static void note_replaced_tables(struct pf_store *store, const char *text, size_t len,
+				 const char *only)
+{
+	static const char *const names[] = {"raw", "mangle", "nat", "filter", "security"};
+	char *out = store->replaced;
+	out[0] = '\0';
+	for (size_t pos = 0; pos < len;) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - text) + 1 : len;
+		if (text[pos] == '*') {
+			size_t n = strcspn(text + pos + 1, " \t\r\n");
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+				char key[16];
+				snprintf(key, sizeof(key), " %s ", names[i]);
+				if (strlen(names[i]) == n && !strncmp(text + pos + 1, names[i], n) &&
+				    (!only || !strcmp(only, names[i])) && !strstr(store->replaced, key))
+					snprintf(out + strlen(out), sizeof(store->replaced) - strlen(out),
+						 "%s", key + (out[0] ? 1 : 0));
+			}
+		}
+		pos = end;
+	}
+}
+
 static void stamp(char *buf, size_t len)
 {
 	time_t now = time(NULL);
@@ -283,6 +308,8 @@ static int main_restore(int argc, char **argv)
 		fclose(in);
 	struct pf_store store;
 	pf_store_file_init(&store, state);
+	if (!(flags & PF_RESTORE_NOFLUSH))
+		note_replaced_tables(&store, text, len, table);
 	struct pf_error err;
 	pf_ruleset *rs = NULL;
 	if (store.ops->open(&store, wait, &rs, &err)) {
@@ -291,11 +318,29 @@ static int main_restore(int argc, char **argv)
 		return err.code ? err.code : 1;
 	}
 	int status = 0;
-	if (pf_ruleset_restore(rs, text ? text : "", len, flags, table, &err))
+	bool keep = !(flags & PF_RESTORE_TEST);
+	if (pf_ruleset_restore(rs, text ? text : "", len, flags, table, &err)) {
 		status = err.code ? err.code : 1;
+		if (store.replaced[0]) {
+			/* Loaded without the rules of the tables being replaced, but a failed
+			 * restore leaves the tables from the failing one on as they were: redo it on the whole
+			 * state (it fails the same way). */
+			struct pf_error again;
+			pf_ruleset *full = NULL;
+			store.replaced[0] = '\0';
+			if (store.ops->open(&store, wait, &full, &again)) {
+				pf_error_print(&again, prog, stderr);
+				keep = false;
+			} else {
+				pf_ruleset_restore(full, text ? text : "", len, flags, table, &again);
+				pf_ruleset_free(rs);
+				rs = full;
+			}
+		}
+	}
 	/* Tables committed before a failing one stay, as with iptables-restore. */
 	pf_error_print(&err, prog, stderr); /* warnings, then the error if any */
-	if (!(flags & PF_RESTORE_TEST)) {
+	if (keep) {
 		struct pf_error cerr;
 		if (store.ops->commit(&store, rs, &cerr)) {
 			pf_error_print(&cerr, prog, stderr);

@@ -27,6 +27,10 @@ struct pf_store {
 	char lock_path[4096];
 	int lock_fd;
 	bool wait_given;
+	/* Hint for open(): tables the caller replaces wholesale (restore without --noflush), as
+	 * " filter nat " (blank-separated, blank-surrounded): their rules need not be loaded,
+	 * only their place in the table order and their policies. Empty: load everything. */
+	char replaced[64];
 };
 
 /* The state file backend: path from --state, else $PKTFILT_STATE, else the default. */

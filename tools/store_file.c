@@ -79,10 +79,42 @@ static int take_lock(struct pf_store *st, int wait_seconds, struct pf_error *err
 	}
 }
 
+/* Drop, in place, the user chains and rules of the tables named in st->replaced: what stays
+ * of them is their "*table" line (their place in the order), the built-in chains' policy
+ * lines and COMMIT. Returns the new length. */
+static size_t drop_replaced(const struct pf_store *st, char *text, size_t len)
+{
+	size_t out = 0;
+	bool dropping = false;
+	for (size_t pos = 0; pos < len;) {
+		char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - text) + 1 : len;
+		const char *line = text + pos;
+		bool keep = true;
+		if (line[0] == '*') {
+			char name[40];
+			size_t n = strcspn(line + 1, " \t\r\n");
+			snprintf(name, sizeof(name), " %.*s ", (int)(n < 30 ? n : 30), line + 1);
+			dropping = strstr(st->replaced, name) != NULL;
+		} else if (dropping && line[0] == ':') {
+			const char *sp = memchr(line, ' ', end - pos);
+			keep = sp && sp[1] != '-'; /* a built-in chain: its policy */
+		} else if (dropping) {
+			keep = strncmp(line, "COMMIT", 6) == 0;
+		}
+		if (keep) {
+			memmove(text + out, line, end - pos);
+			out += end - pos;
+		}
+		pos = end;
+	}
+	return out;
+}
+
 static int file_open(struct pf_store *st, int wait_seconds, pf_ruleset **rsp, struct pf_error *err)
 {
 	memset(err, 0, sizeof(*err));
-	if (take_lock(st, wait_seconds, err))
+	if (st->lock_fd < 0 && take_lock(st, wait_seconds, err)) /* a second open reloads */
 		return -1;
 	pf_ruleset *rs = pf_ruleset_new();
 	if (!rs)
@@ -109,6 +141,8 @@ static int file_open(struct pf_store *st, int wait_seconds, pf_ruleset **rsp, st
 			len += n;
 		}
 		fclose(f);
+		if (text && st->replaced[0])
+			len = drop_replaced(st, text, len);
 		int rc = pf_ruleset_restore(rs, text ? text : "", len,
 					    PF_RESTORE_COUNTERS | PF_RESTORE_LISTED_ORDER, NULL, err);
 		free(text);

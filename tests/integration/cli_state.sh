@@ -60,5 +60,19 @@ check "bad restore exits 2" test $? -eq 2
 check "bad restore names the line" grep -q "Error occurred at line: 3" "$tmp/err"
 check "bad restore leaves the rules" cmp -s "$PKTFILT_STATE" "$tmp/before2"
 
+# A restore that replaces filter and then fails in nat: filter is replaced, nat keeps its rules
+# (the state is loaded without the replaced tables' rules, then reloaded whole on failure).
+printf '*nat\n-A PREROUTING -j ACCEPT\nCOMMIT\n*filter\n:INPUT DROP [0:0]\n-A INPUT -j DROP\nCOMMIT\n' |
+    "$bin/pktfilt-restore"
+printf '*filter\n-A FORWARD -j ACCEPT\nCOMMIT\n*nat\n-A POSTROUTING -j BAD\nCOMMIT\n' >"$tmp/half"
+"$bin/pktfilt-restore" <"$tmp/half" 2>/dev/null
+check "half-failed restore exits 2" test $? -eq 2
+"$bin/pktfilt-save" >"$tmp/after-half"
+check "half-failed restore replaced filter" grep -q -- "-A FORWARD -j ACCEPT" "$tmp/after-half"
+check "half-failed restore dropped filter's old rules" test "$(grep -c -- '-A INPUT -j DROP' "$tmp/after-half")" -eq 0
+check "half-failed restore kept filter's policy" grep -q ":INPUT DROP" "$tmp/after-half"
+check "half-failed restore kept nat's rules" grep -q -- "-A PREROUTING -j ACCEPT" "$tmp/after-half"
+check "half-failed restore kept the table order" test "$(grep '^\*' "$tmp/after-half" | tr -d '\n')" = "*nat*filter" # nat was instantiated last
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
