@@ -427,7 +427,8 @@ static size_t syn_with_opts(uint8_t *b, const uint8_t *opts, size_t olen, size_t
 	t[13] = 0x02;
 	t[14] = 0xfa;
 	t[15] = 0xf0;
-	memcpy(t + 20, opts, olen);
+	if (olen)
+		memcpy(t + 20, opts, olen);
 	fix_ip(b);
 	uint16_t c = fold(sum16(t, tl, sum16(b + 12, 8, 0) + 6 + (uint32_t)tl));
 	t[16] = (uint8_t)(c >> 8);
