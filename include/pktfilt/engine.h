@@ -3,10 +3,11 @@
  * then judge packets at netfilter hooks exactly as the kernel's ip_tables would (tables in hook
  * order, jump stack, goto, RETURN, policies, counters).
  *
- * Thread safety: pf_engine_eval() may be called concurrently on one engine only when each
- * thread passes its own pf_eval_worker (counters and scratch state are per worker); building,
- * freeing and reading counters must not run concurrently with evaluation on the same worker.
- * pf_engine_eval() allocates nothing.
+ * Thread safety: an engine holds the counters and the runtime state of its rules (token
+ * buckets, recent lists), and pf_engine_eval() updates them: calls on one engine must not run
+ * concurrently, nor with reading its counters. Engines share nothing, so threads may each
+ * evaluate on their own engine compiled from the same rule set (per-thread counters, summed
+ * on read). pf_engine_eval() allocates nothing.
  */
 #ifndef PKTFILT_ENGINE_H
 #define PKTFILT_ENGINE_H
