@@ -5,6 +5,8 @@
  * before FORWARD, then FORWARD/INPUT and POSTROUTING; or OUTPUT then POSTROUTING for locally
  * generated traffic. Prints the rule set with its counters as `iptables-save -c` does (stdout)
  * and a verdict summary (stderr); --trace prints the rules each packet matched.
+ * Fragments are reassembled where the kernel does it: before raw PREROUTING when some rule
+ * needs connection tracking, and before INPUT always.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +18,7 @@
 
 #include "pktfilt/engine.h"
 #include "pktfilt/pktfilt.h"
+#include "replay_defrag.h"
 
 enum path { PATH_FORWARD, PATH_INPUT, PATH_OUTPUT };
 
@@ -32,7 +35,7 @@ struct options {
 };
 
 struct stats {
-	unsigned long packets, accepted, dropped, queued, invalid, routing_dropped, local;
+	unsigned long packets, accepted, dropped, queued, invalid, routing_dropped, local, held;
 };
 
 static void usage(FILE *f)
@@ -290,6 +293,13 @@ int main(int argc, char **argv)
 		pf_ruleset_free(rs);
 		return 1;
 	}
+	/* Conntrack reassembles before PREROUTING; local delivery reassembles before INPUT. */
+	bool conntrack = pf_engine_uses_conntrack(eng);
+	struct replay_defrag *defrag_ct = replay_defrag_new(), *defrag_local = replay_defrag_new();
+	if (!defrag_ct || !defrag_local) {
+		fprintf(stderr, "pktfilt-replay: out of memory\n");
+		return 1;
+	}
 	static struct pf_eval_result res;
 	static uint8_t buf[65536 + 64];
 	struct stats st = {0};
@@ -327,6 +337,11 @@ int main(int argc, char **argv)
 			continue;
 		}
 		n = tot;
+		if (conntrack && o.path != PATH_OUTPUT &&
+		    replay_defrag_add(defrag_ct, buf, &n, sizeof(buf)) == REPLAY_DEFRAG_HELD) {
+			st.held++;
+			continue;
+		}
 		enum pf_nf_verdict v;
 		if (o.path == PATH_OUTPUT) {
 			meta.out_iface = o.out;
@@ -357,6 +372,11 @@ int main(int argc, char **argv)
 					continue;
 				}
 				if (r == ROUTE_LOCAL) {
+					if (replay_defrag_add(defrag_local, buf, &n, sizeof(buf)) ==
+					    REPLAY_DEFRAG_HELD) {
+						st.held++;
+						continue;
+					}
 					st.local++;
 					pf_engine_eval(eng, PF_NF_LOCAL_IN, buf, n, sizeof(buf), &meta,
 						       &res);
@@ -407,9 +427,12 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr,
 		"packets %lu: accepted %lu, dropped %lu, queued %lu, invalid %lu (dropped before "
-		"PREROUTING), routing drops %lu, delivered locally %lu\n",
+		"PREROUTING), routing drops %lu, delivered locally %lu, fragments held for "
+		"reassembly %lu\n",
 		st.packets, st.accepted, st.dropped, st.queued, st.invalid, st.routing_dropped,
-		st.local);
+		st.local, st.held);
+	replay_defrag_free(defrag_ct);
+	replay_defrag_free(defrag_local);
 	pf_engine_free(eng);
 	pf_ruleset_free(rs);
 	return status;

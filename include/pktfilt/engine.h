@@ -131,6 +131,10 @@ PF_API int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size
 			  size_t buflen, const struct pf_packet_meta *meta,
 			  struct pf_eval_result *res);
 
+/* Whether some rule needs connection tracking (conntrack, state, connmark, NAT targets...):
+ * the kernel then tracks every packet, and reassembles fragments before raw PREROUTING. */
+PF_API bool pf_engine_uses_conntrack(const pf_engine *e);
+
 /* Copy the engine's counters into rs (same rules, e.g. for save -c). */
 PF_API int pf_engine_counters_to_ruleset(const pf_engine *e, pf_ruleset *rs);
 /* The engine's rule set with its counters, as iptables-save -c text. */

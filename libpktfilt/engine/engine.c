@@ -474,6 +474,11 @@ int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size_t len,
 	return 0;
 }
 
+bool pf_engine_uses_conntrack(const pf_engine *e)
+{
+	return e->conntrack;
+}
+
 int pf_engine_counters_to_ruleset(const pf_engine *e, pf_ruleset *rs)
 {
 	for (int t = 0; t < PF_NTABLES; t++) {
