@@ -40,10 +40,14 @@ enum pf_nf_verdict {
 	PF_NF_QUEUE = 3, /* queue number in pf_eval_result.queue_num */
 };
 
-/* Which matcher answers "first rule at or after p that matches". */
+/* Which matcher answers "first rule at or after p that matches" (docs/matcher.md). Both give
+ * the same verdicts, counters and side effects; the hashed one answers from hash tables with
+ * a cost per packet that does not grow with the number of rules, and applies single-rule
+ * changes without a rebuild. A zeroed configuration gets the default: hashed. */
 enum pf_matcher_kind {
-	PF_MATCHER_LINEAR = 0,
-	PF_MATCHER_HASHED = 1,
+	PF_MATCHER_DEFAULT = 0, /* hashed */
+	PF_MATCHER_LINEAR = 1,
+	PF_MATCHER_HASHED = 2,
 };
 
 /* Connection tracking state of a packet, as conntrack would see it (supplied by the caller
@@ -54,6 +58,41 @@ enum pf_matcher_kind {
 #define PF_CT_RELATED 0x08
 #define PF_CT_UNTRACKED 0x10
 #define PF_CT_REPLY 0x20 /* direction: packet is in the reply direction */
+/*
+ * How the conntrack, state and connmark matches read ct_state (see docs/evaluation.md):
+ * UNTRACKED (or CT --notrack / NOTRACK earlier in the raw table) is an untracked packet; INVALID,
+ * and 0 (unknown), is a packet without a conntrack entry, as the kernel sees one it could not
+ * track; otherwise RELATED, ESTABLISHED, NEW (first bit set, in that order) with PF_CT_REPLY for
+ * the direction. In the raw table conntrack has not run yet: every packet is INVALID there
+ * (UNTRACKED after CT --notrack), as in the kernel.
+ */
+
+/* skb->pkt_type values (meta->pkt_type), as <linux/if_packet.h>. */
+#define PF_PKT_HOST 0
+#define PF_PKT_BROADCAST 1
+#define PF_PKT_MULTICAST 2
+#define PF_PKT_OTHERHOST 3
+#define PF_PKT_OUTGOING 4
+#define PF_PKT_LOOPBACK 5 /* pkttype derives multicast/broadcast from the destination */
+
+/* Route types (RTN_* of <linux/rtnetlink.h>): addrtype and rpfilter host callbacks. */
+#define PF_RTN_UNSPEC 0
+#define PF_RTN_UNICAST 1
+#define PF_RTN_LOCAL 2
+#define PF_RTN_BROADCAST 3
+#define PF_RTN_ANYCAST 4
+#define PF_RTN_MULTICAST 5
+#define PF_RTN_BLACKHOLE 6
+#define PF_RTN_UNREACHABLE 7
+#define PF_RTN_PROHIBIT 8
+
+/* Connection status bits (IPS_* of <linux/netfilter/nf_conntrack_common.h>): meta->ct_status. */
+#define PF_IPS_EXPECTED 0x01
+#define PF_IPS_SEEN_REPLY 0x02
+#define PF_IPS_ASSURED 0x04
+#define PF_IPS_CONFIRMED 0x08
+#define PF_IPS_SRC_NAT 0x10
+#define PF_IPS_DST_NAT 0x20
 
 /* What the caller knows about a packet besides its bytes. */
 struct pf_packet_meta {
@@ -67,8 +106,9 @@ struct pf_packet_meta {
 	uint32_t uid, gid;
 	bool has_mac;
 	uint8_t src_mac[6];
-	uint8_t pkt_type; /* 0 host, 1 broadcast, 2 multicast, 3 otherhost */
-	uint64_t now_ns;  /* the clock rate-limiting matches use (caller controlled) */
+	uint8_t pkt_type; /* PF_PKT_*: 0 host, 1 broadcast, 2 multicast, 3 otherhost, 5 loopback */
+	uint64_t now_ns;  /* the clock rate-limiting matches use (caller controlled); -m time
+			     reads it as the wall clock: nanoseconds since 1970-01-01 UTC */
 	uint32_t classify; /* skb->priority */
 	/* Route facts the targets need (0 = unknown). Addresses in network byte order. */
 	uint16_t out_mtu;  /* TCPMSS --clamp-mss-to-pmtu: the smaller of the route MTUs toward
@@ -80,6 +120,24 @@ struct pf_packet_meta {
 			      MASQUERADE's new source (0: MASQUERADE drops, as the kernel does
 			      for an interface without an address) */
 	uint8_t dst_mac[6]; /* with has_mac: the frame's destination MAC (LOG's MAC= field) */
+
+	/* ---- Metadata matches (docs/evaluation.md, "Metadata matches"); all optional. ---- */
+	/* conntrack --ctstatus: the connection's IPS_* bits (PF_IPS_*) when has_ct_status; else
+	 * derived from the state: NEW 0 (the first packet: not confirmed yet), ESTABLISHED
+	 * SEEN_REPLY|CONFIRMED, RELATED CONFIRMED for an ICMP error (the quoted connection) and
+	 * EXPECTED otherwise. SRC_NAT/DST_NAT also give the conntrack states SNAT/DNAT. */
+	bool has_ct_status;
+	uint32_t ct_status;
+	/* conntrack --ctexpire: seconds before the entry times out. 0 (unknown) is what the
+	 * kernel reports for the first packet of a connection (its timer is not started). */
+	uint32_t ct_expire;
+	/* owner: a socket whose file is gone (kernel sockets, TCP time-wait replies): the socket
+	 * exists but has no uid/gid (--socket-exists matches, --uid/--gid-owner do not). A socket
+	 * with credentials is has_uid (uid, gid: the file's fsuid, fsgid). */
+	bool sock_without_file;
+	/* owner --suppl-groups: the supplementary groups of the socket's credentials. */
+	const uint32_t *groups;
+	unsigned ngroups;
 };
 
 #define PF_MAX_TRACE 256
@@ -107,6 +165,22 @@ struct pf_eval_result {
 	uint8_t reply[1600];
 };
 
+/* What the set match asks the caller's ipset (pf_engine_config.set_test). */
+struct pf_set_query {
+	const char *name; /* the set's name */
+	unsigned dim;	  /* dimensions given in the rule (1..6) */
+	uint8_t dirs;	  /* bit i (1..dim): dimension i is "src", else "dst" */
+	uint32_t flags;	  /* IPSET_FLAG_*: 0x80 --return-nomatch, 0x100 ! --update-counters,
+			     0x200 ! --update-subcounters */
+	uint8_t packets_op, bytes_op; /* IPSET_COUNTER_*: 0 none, 1 eq, 2 ne, 3 lt, 4 gt */
+	uint64_t packets, bytes;
+	const uint8_t *pkt; /* the packet (IP header first) as it is now, len bytes */
+	size_t len;
+	const char *in, *out; /* interface names ("" when none) */
+	uint32_t mark;	      /* skb->mark now (hash:ip,mark) */
+	const struct pf_packet_meta *meta; /* MAC address and the rest */
+};
+
 struct pf_engine_config {
 	enum pf_matcher_kind matcher;
 	uint64_t random_seed; /* statistic --mode random, deterministic per seed */
@@ -114,6 +188,35 @@ struct pf_engine_config {
 	void (*log_sink)(void *opaque, int level, const char *prefix, const char *line);
 	void *log_opaque;
 	bool trace; /* fill pf_eval_result.trace */
+
+	/* ---- The host's view, for the metadata matches (docs/evaluation.md). ---- */
+	/* addrtype: the type the kernel's local routing table gives addr (network byte order),
+	 * as inet_dev_addr_type() after its fixed classes (0.0.0.0/8 and 255.255.255.255 are
+	 * BROADCAST, 224.0.0.0/4 MULTICAST: the match decides those itself): PF_RTN_LOCAL for
+	 * this host's addresses, PF_RTN_BROADCAST for its subnet broadcasts, PF_RTN_UNICAST for
+	 * the rest. dev: with --limit-iface-in/out the interface the entry must be on (the kernel
+	 * answers UNICAST when the local entry is on another device); NULL: any device.
+	 * NULL callback: 127.0.0.0/8 is LOCAL (on "lo"), everything else UNICAST. */
+	unsigned (*addr_type)(void *opaque, uint32_t addr, const char *dev);
+	/* rpfilter: the kernel's route lookup toward addr (the packet's source) from saddr (its
+	 * destination, 0 when that is multicast, broadcast or 0.0.0.0/8), with mark (skb->mark
+	 * with --validmark, else 0) and tos. Returns the route's PF_RTN_* type and sets *uses_dev
+	 * when one of its next hops goes out through dev (the input interface), or -1 when there
+	 * is no route. NULL callback: every source is routed back through the interface it came
+	 * in on, as UNICAST, except the addresses addr_type (or its default) calls LOCAL. */
+	int (*rp_route)(void *opaque, uint32_t addr, uint32_t saddr, uint32_t mark, uint8_t tos,
+			const char *dev, bool *uses_dev);
+	void *host_opaque; /* passed to addr_type and rp_route */
+	/* set: ipset's ip_set_test() for the packet: > 0 when it matches (counters compared and
+	 * --return-nomatch applied by the set, as the kernel's set types do), 0 when not. The
+	 * match inverts the answer for "! --match-set". NULL: the set match never matches,
+	 * inverted or not (pktfilt holds no sets). */
+	int (*set_test)(void *opaque, const struct pf_set_query *q);
+	void *set_opaque;
+	/* time --kerneltz: the kernel's timezone (sys_tz.tz_minuteswest: minutes west of UTC).
+	 * The kernel's is 0 (UTC) unless something set it at boot. Without --kerneltz the time
+	 * match uses UTC, as the kernel does. meta->now_ns is the wall clock (UTC) it reads. */
+	int32_t tz_minuteswest;
 };
 
 /* Compile a rule set. The engine keeps its own copy; later changes to rs do not affect it. */
@@ -134,6 +237,42 @@ PF_API int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size
 /* Whether some rule needs connection tracking (conntrack, state, connmark, NAT targets...):
  * the kernel then tracks every packet, and reassembles fragments before raw PREROUTING. */
 PF_API bool pf_engine_uses_conntrack(const pf_engine *e);
+
+/*
+ * Single-rule changes to a live engine, as iptables -I/-D/-R and -N/-X make them: only the
+ * changed rule is touched (every other rule keeps its counters and runtime state, and the
+ * hashed matcher updates its index in place: no rebuild). Positions are 0-based. The rule
+ * comes from any rule set (pf_chain_rule_at() after pf_ruleset_command() applied the same
+ * change there): it is copied, with its counters; a jump target is found by name in the
+ * engine's table. The caller has validated the change on its own rule set (pf_ruleset_command
+ * makes the kernel's commit checks); the engine itself only refuses jumps to unknown chains
+ * and jumps that would close a loop. Same threading rule as pf_engine_eval(): not concurrently
+ * with evaluation on this engine. Return 0, or -1 with err set.
+ */
+PF_API int pf_engine_insert_rule(pf_engine *e, const char *table, const char *chain, size_t pos,
+				 const pf_rule *rule, struct pf_error *err);
+PF_API int pf_engine_delete_rule(pf_engine *e, const char *table, const char *chain, size_t pos,
+				 struct pf_error *err);
+PF_API int pf_engine_replace_rule(pf_engine *e, const char *table, const char *chain, size_t pos,
+				  const pf_rule *rule, struct pf_error *err);
+/* A new empty user chain; deleting one requires it empty and unreferenced. */
+PF_API int pf_engine_create_chain(pf_engine *e, const char *table, const char *chain,
+				  struct pf_error *err);
+PF_API int pf_engine_delete_chain(pf_engine *e, const char *table, const char *chain,
+				  struct pf_error *err);
+/* Rules in a chain of the engine (0 when there is no such chain). */
+PF_API size_t pf_engine_rule_count(const pf_engine *e, const char *table, const char *chain);
+
+/* Size of the compiled form. */
+struct pf_engine_stats {
+	const char *matcher; /* "linear" or "hashed" */
+	size_t rules;	     /* rules in every chain */
+	size_t chains;
+	size_t index_bytes;  /* heap bytes of the matcher's index (0 for linear: none) */
+	size_t subtables;    /* hashed: hash tables over all chains */
+	double bytes_per_rule; /* index_bytes / rules */
+};
+PF_API void pf_engine_stats(const pf_engine *e, struct pf_engine_stats *st);
 
 /* Copy the engine's counters into rs (same rules, e.g. for save -c). */
 PF_API int pf_engine_counters_to_ruleset(const pf_engine *e, pf_ruleset *rs);

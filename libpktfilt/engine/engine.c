@@ -25,12 +25,15 @@ struct chain_index {
 };
 
 struct pf_engine {
-	pf_ruleset *rs; /* private copy; rule counters live in it */
+	pf_ruleset *rs; /* private copy; rule counters live in it (rule order: see sync_all) */
 	struct pf_engine_config cfg;
 	const struct pf_matcher_ops *matcher;
 	struct chain_index *chains; /* every chain of every table */
-	size_t nchains;
-	bool conntrack; /* some rule needs connection tracking */
+	size_t nchains, chains_cap;
+	size_t *chain_map; /* open addressing: hash of the chain pointer -> index + 1 (0: free) */
+	size_t map_cap;
+	bool conntrack;	   /* some rule needs connection tracking */
+	size_t nconntrack; /* instances that need it */
 	uint64_t rng;
 	struct shared_obj *shared;
 };
@@ -73,6 +76,11 @@ void *pf_engine_shared(struct pf_engine *e, const char *kind, const char *name, 
 	o->next = e->shared;
 	e->shared = o;
 	return o + 1;
+}
+
+const struct pf_engine_config *pf_eval_config(const struct pf_eval *ev)
+{
+	return &ev->engine->cfg;
 }
 
 void pf_eval_log(struct pf_eval *ev, int level, const char *prefix, const char *line)
@@ -140,27 +148,121 @@ static void linear_destroy(void *state)
 	(void)state;
 }
 
-static size_t linear_next(void *state, const struct pf_chain *c, size_t pos, struct pf_eval *ev)
+/* Cursors are positions. */
+static struct pf_rule *linear_next(void *state, const struct pf_chain *c, uint64_t *cur,
+				   struct pf_eval *ev)
 {
 	(void)state;
-	for (; pos < c->nrules; pos++) {
-		if (pf_rule_matches(c->rules[pos], ev))
-			return pos;
+	for (size_t pos = (size_t)*cur; pos < c->nrules; pos++) {
+		if (pf_rule_matches(c->rules[pos], ev)) {
+			*cur = pos + 1;
+			return c->rules[pos];
+		}
 		if (ev->hotdrop)
-			return c->nrules;
+			return NULL;
 	}
+	*cur = c->nrules;
+	return NULL;
+}
+
+static unsigned linear_rulenum(void *state, const struct pf_chain *c, uint64_t cur)
+{
+	(void)state;
+	(void)c;
+	return (unsigned)cur;
+}
+
+/* The order is c->rules itself (as pf_chain_insert_rule, without reference counts). */
+static int linear_insert(void *state, struct pf_chain *c, size_t pos, struct pf_rule *r)
+{
+	(void)state;
+	if (pos > c->nrules)
+		return -1;
+	if (c->nrules == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		struct pf_rule **v = realloc(c->rules, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		c->rules = v;
+		c->cap = cap;
+	}
+	memmove(&c->rules[pos + 1], &c->rules[pos], (c->nrules - pos) * sizeof(*c->rules));
+	c->rules[pos] = r;
+	c->nrules++;
+	return 0;
+}
+
+static struct pf_rule *linear_remove(void *state, struct pf_chain *c, size_t pos)
+{
+	(void)state;
+	if (pos >= c->nrules)
+		return NULL;
+	struct pf_rule *r = c->rules[pos];
+	memmove(&c->rules[pos], &c->rules[pos + 1], (c->nrules - pos - 1) * sizeof(*c->rules));
+	c->nrules--;
+	return r;
+}
+
+static struct pf_rule *linear_replace(void *state, struct pf_chain *c, size_t pos,
+				      struct pf_rule *r)
+{
+	(void)state;
+	if (pos >= c->nrules)
+		return NULL;
+	struct pf_rule *old = c->rules[pos];
+	c->rules[pos] = r;
+	return old;
+}
+
+static size_t linear_count(const void *state, const struct pf_chain *c)
+{
+	(void)state;
 	return c->nrules;
 }
 
-const struct pf_matcher_ops pf_matcher_linear = {"linear", linear_build, linear_destroy,
-						 linear_next};
+static struct pf_rule *linear_rule_at(const void *state, const struct pf_chain *c, size_t pos)
+{
+	(void)state;
+	return pos < c->nrules ? c->rules[pos] : NULL;
+}
+
+static int linear_sync(void *state, struct pf_chain *c)
+{
+	(void)state;
+	(void)c;
+	return 0;
+}
+
+static size_t linear_memory(const void *state, size_t *ntables)
+{
+	(void)state;
+	(void)ntables;
+	return 0;
+}
+
+const struct pf_matcher_ops pf_matcher_linear = {
+    .name = "linear",
+    .build = linear_build,
+    .destroy = linear_destroy,
+    .next = linear_next,
+    .rulenum = linear_rulenum,
+    .insert = linear_insert,
+    .remove = linear_remove,
+    .replace = linear_replace,
+    .count = linear_count,
+    .rule_at = linear_rule_at,
+    .sync = linear_sync,
+    .memory = linear_memory,
+};
 
 /* ---- compile ---- */
 
 static int init_inst(struct pf_engine *e, struct pf_ext_inst *inst, struct pf_error *err)
 {
-	if (inst->ext->needs_conntrack)
+	if (inst->ext->needs_conntrack) {
+		e->nconntrack++;
 		e->conntrack = true;
+	}
 	if (!inst->ext->state_size)
 		return 0;
 	inst->state = calloc(1, inst->ext->state_size);
@@ -202,14 +304,114 @@ static void for_each_inst(struct pf_engine *e, void (*fn)(struct pf_engine *, st
 	}
 }
 
+/* ---- chains and their matcher state ---- */
+
+static size_t chain_hash(const struct pf_chain *c, size_t cap)
+{
+	uint64_t x = (uint64_t)(uintptr_t)c * 0x9E3779B97F4A7C15ULL;
+	return (size_t)(x >> 20) & (cap - 1);
+}
+
+static void map_put(struct pf_engine *e, const struct pf_chain *c, size_t idx)
+{
+	size_t m = e->map_cap - 1, i = chain_hash(c, e->map_cap);
+	while (e->chain_map[i] && e->chains[e->chain_map[i] - 1].chain != c)
+		i = (i + 1) & m;
+	e->chain_map[i] = idx + 1;
+}
+
+static int map_rebuild(struct pf_engine *e, size_t cap)
+{
+	size_t *m = calloc(cap, sizeof(*m));
+	if (!m)
+		return -1;
+	free(e->chain_map);
+	e->chain_map = m;
+	e->map_cap = cap;
+	for (size_t i = 0; i < e->nchains; i++)
+		map_put(e, e->chains[i].chain, i);
+	return 0;
+}
+
+/* Index of chain c in e->chains, or -1. */
+static long chain_slot(const struct pf_engine *e, const struct pf_chain *c)
+{
+	if (!e->map_cap)
+		return -1;
+	size_t m = e->map_cap - 1, i = chain_hash(c, e->map_cap);
+	while (e->chain_map[i]) {
+		size_t k = e->chain_map[i] - 1;
+		if (e->chains[k].chain == c)
+			return (long)k;
+		i = (i + 1) & m;
+	}
+	return -1;
+}
+
+/* Add chain c and build its matcher state. */
+static int chain_register(struct pf_engine *e, struct pf_chain *c)
+{
+	if (e->nchains == e->chains_cap) {
+		size_t cap = e->chains_cap ? e->chains_cap * 2 : 16;
+		struct chain_index *v = realloc(e->chains, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		e->chains = v;
+		e->chains_cap = cap;
+	}
+	if ((e->nchains + 1) * 2 > e->map_cap &&
+	    map_rebuild(e, e->map_cap ? e->map_cap * 2 : 32))
+		return -1;
+	e->chains[e->nchains].chain = c;
+	e->chains[e->nchains].mstate = NULL;
+	e->nchains++;
+	map_put(e, c, e->nchains - 1);
+	return e->matcher->build(e, c, &e->chains[e->nchains - 1].mstate);
+}
+
+/* Remove chain c (its rules already gone) and its matcher state. */
+static int chain_unregister(struct pf_engine *e, struct pf_chain *c)
+{
+	long k = chain_slot(e, c);
+	if (k < 0)
+		return 0;
+	if (e->chains[k].mstate)
+		e->matcher->destroy(e->chains[k].mstate);
+	e->chains[k] = e->chains[e->nchains - 1];
+	e->nchains--;
+	return map_rebuild(e, e->map_cap);
+}
+
+static void *mstate_of(const struct pf_engine *e, const struct pf_chain *c)
+{
+	if (e->matcher == &pf_matcher_linear)
+		return NULL; /* the linear matcher has no state at all */
+	long k = chain_slot(e, c);
+	return k < 0 ? NULL : e->chains[k].mstate;
+}
+
+/* Write every chain's current order back to its rules array (the hashed matcher keeps its own
+ * and lets c->rules lag behind single-rule changes). */
+static int sync_all(struct pf_engine *e)
+{
+	int rc = 0;
+	for (size_t i = 0; i < e->nchains; i++)
+		if (e->matcher->sync(e->chains[i].mstate, e->chains[i].chain))
+			rc = -1;
+	return rc;
+}
+
 void pf_engine_free(pf_engine *e)
 {
 	if (!e)
 		return;
+	if (e->matcher)
+		sync_all(e);
 	for (size_t i = 0; i < e->nchains; i++)
 		if (e->matcher && e->chains[i].mstate)
 			e->matcher->destroy(e->chains[i].mstate);
 	free(e->chains);
+	free(e->chain_map);
 	if (e->rs)
 		for_each_inst(e, free_inst);
 	while (e->shared) {
@@ -227,8 +429,11 @@ static const struct pf_matcher_ops *matcher_for(enum pf_matcher_kind kind)
 {
 	switch (kind) {
 	case PF_MATCHER_LINEAR:
-	default:
 		return &pf_matcher_linear;
+	case PF_MATCHER_HASHED:
+	case PF_MATCHER_DEFAULT:
+	default:
+		return &pf_matcher_hashed;
 	}
 }
 
@@ -269,18 +474,7 @@ pf_engine *pf_engine_new(const pf_ruleset *rs, const struct pf_engine_config *cf
 				if (r->tkind == PF_TARGET_EXT && init_inst(e, &r->target, err))
 					goto fail;
 			}
-			struct chain_index *ci =
-				realloc(e->chains, (e->nchains + 1) * sizeof(*e->chains));
-			if (!ci) {
-				pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN,
-					   "Memory allocation problem");
-				goto fail;
-			}
-			e->chains = ci;
-			e->chains[e->nchains].chain = ch;
-			e->chains[e->nchains].mstate = NULL;
-			e->nchains++;
-			if (e->matcher->build(e, ch, &e->chains[e->nchains - 1].mstate)) {
+			if (chain_register(e, ch)) {
 				pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN,
 					   "Memory allocation problem");
 				goto fail;
@@ -294,17 +488,6 @@ fail:
 }
 
 /* ---- traversal ---- */
-
-static void *mstate_of(const struct pf_engine *e, const struct pf_chain *c)
-{
-	/* Few chains per table in practice; the linear matcher has no state at all. */
-	if (e->matcher == &pf_matcher_linear)
-		return NULL;
-	for (size_t i = 0; i < e->nchains; i++)
-		if (e->chains[i].chain == c)
-			return e->chains[i].mstate;
-	return NULL;
-}
 
 static void trace_add(struct pf_eval *ev, const char *table, const struct pf_chain *c, size_t pos)
 {
@@ -321,22 +504,46 @@ static void trace_add(struct pf_eval *ev, const char *table, const struct pf_cha
 	res->ntrace++;
 }
 
+/* The trace entry of the rule next() returned with cursor cur. */
+static void trace_rule(struct pf_eval *ev, const char *table, const struct pf_chain *c,
+		       void *ms, uint64_t cur)
+{
+	if (ev->engine->cfg.trace)
+		trace_add(ev, table, c, ev->engine->matcher->rulenum(ms, c, cur));
+}
+
 /* One table at one hook: ipt_do_table. Returns the verdict (PF_XT_* encoding). */
 static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain *builtin)
 {
 	struct {
 		const struct pf_chain *chain;
-		size_t pos;
+		void *ms;
+		uint64_t cur;
 	} stack[PF_MAX_DEPTH];
 	unsigned sp = 0;
+	const struct pf_matcher_ops *mops = ev->engine->matcher;
 	const struct pf_chain *c = builtin;
-	size_t pos = 0;
+	void *ms = mstate_of(ev->engine, c);
+	uint64_t cur = 0; /* the matcher's cursor: where the search goes on in c */
 	ev->table = t->def->name;
 	for (;;) {
-		size_t i = ev->engine->matcher->next(mstate_of(ev->engine, c), c, pos, ev);
-		if (ev->hotdrop)
+		struct pf_rule *r = mops->next(ms, c, &cur, ev);
+		if (ev->hotdrop) {
+			/* A match may demand the drop and still say yes (sctp's inverted
+			 * --chunk-types over a cut chunk): ipt_do_table then counts the rule and
+			 * runs its target before it drops. */
+			if (r) {
+				r->cnt.pkts++;
+				r->cnt.bytes += ev->pkt->len;
+				trace_rule(ev, t->def->name, c, ms, cur);
+				if (r->tkind == PF_TARGET_EXT && r->target.ext->target) {
+					ev->rule = r;
+					r->target.ext->target(ev, r->target.data, r->target.state);
+				}
+			}
 			return PF_NF_DROP;
-		if (i >= c->nrules) {
+		}
+		if (!r) {
 			/* End of chain: a built-in chain's policy; a user chain returns. */
 			if (sp == 0) {
 				builtin->pcnt.pkts++;
@@ -346,17 +553,16 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 			}
 			sp--;
 			c = stack[sp].chain;
-			pos = stack[sp].pos;
+			ms = stack[sp].ms;
+			cur = stack[sp].cur;
 			continue;
 		}
-		struct pf_rule *r = c->rules[i];
 		r->cnt.pkts++;
 		r->cnt.bytes += ev->pkt->len; /* skb->len now: a target may have grown it */
-		trace_add(ev, t->def->name, c, i + 1);
+		trace_rule(ev, t->def->name, c, ms, cur);
 		switch (r->tkind) {
 		case PF_TARGET_NONE:
-			pos = i + 1;
-			break;
+			break; /* cur is past r already */
 		case PF_TARGET_VERDICT:
 			switch (r->verdict) {
 			case PF_VERDICT_ACCEPT:
@@ -377,7 +583,8 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 				}
 				sp--;
 				c = stack[sp].chain;
-				pos = stack[sp].pos;
+				ms = stack[sp].ms;
+				cur = stack[sp].cur;
 				break;
 			}
 			break;
@@ -386,11 +593,13 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 				if (sp >= PF_MAX_DEPTH)
 					return PF_NF_DROP;
 				stack[sp].chain = c;
-				stack[sp].pos = i + 1;
+				stack[sp].ms = ms;
+				stack[sp].cur = cur;
 				sp++;
 			}
 			c = r->jump;
-			pos = 0;
+			ms = mstate_of(ev->engine, c);
+			cur = 0;
 			break;
 		case PF_TARGET_EXT: {
 			ev->rule = r;
@@ -401,7 +610,6 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 				return PF_NF_DROP;
 			if (v != PF_XT_CONTINUE)
 				return v;
-			pos = i + 1;
 			break;
 		}
 		}
@@ -481,6 +689,8 @@ bool pf_engine_uses_conntrack(const pf_engine *e)
 
 int pf_engine_counters_to_ruleset(const pf_engine *e, pf_ruleset *rs)
 {
+	if (sync_all((pf_engine *)e)) /* the rule order as it is now (logically const) */
+		return -1;
 	for (int t = 0; t < PF_NTABLES; t++) {
 		struct pf_table *src = &e->rs->tables[t], *dst = &rs->tables[t];
 		for (size_t c = 0; c < src->nchains; c++) {
@@ -498,5 +708,267 @@ int pf_engine_counters_to_ruleset(const pf_engine *e, pf_ruleset *rs)
 
 int pf_engine_save(const pf_engine *e, unsigned flags, FILE *out, struct pf_error *err)
 {
+	if (sync_all((pf_engine *)e))
+		return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
 	return pf_ruleset_save(e->rs, NULL, flags, out, err);
+}
+
+/* ---- single-rule changes to a live engine ---- */
+
+static int nomem(struct pf_error *err)
+{
+	return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
+}
+
+static struct pf_chain *live_chain(pf_engine *e, const char *table, const char *chain,
+				   struct pf_table **tp, struct pf_error *err)
+{
+	struct pf_table *t = table ? pf_table_get(e->rs, table) : NULL;
+	if (!t) {
+		pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "can't initialize iptables table `%s'",
+			   table ? table : "");
+		return NULL;
+	}
+	struct pf_chain *c = chain ? pf_chain_find(t, chain) : NULL;
+	if (!c) {
+		pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "No chain/target/match by that name");
+		return NULL;
+	}
+	*tp = t;
+	return c;
+}
+
+static void inst_fini(struct pf_engine *e, struct pf_ext_inst *inst)
+{
+	if (inst->ext->needs_conntrack && e->nconntrack > 0)
+		e->nconntrack--;
+	free_inst(e, inst);
+}
+
+/* Free a rule taken out of a live engine: its runtime state, its reference to a chain. */
+static void rule_fini(struct pf_engine *e, struct pf_rule *r)
+{
+	for (unsigned m = 0; m < r->nmatches; m++)
+		inst_fini(e, &r->matches[m]);
+	if (r->tkind == PF_TARGET_EXT)
+		inst_fini(e, &r->target);
+	if (r->tkind == PF_TARGET_CHAIN && r->jump)
+		r->jump->refcount--;
+	e->conntrack = e->nconntrack > 0;
+	pf_rule_free(r);
+}
+
+/* Rules chain `to' reaches through jumps and gotos include one in chain c? */
+static bool reaches(struct pf_engine *e, struct pf_chain *to, const struct pf_chain *c)
+{
+	if (to == c)
+		return true;
+	size_t n = 0, cap = 16;
+	struct pf_chain **stack = malloc(cap * sizeof(*stack));
+	struct pf_chain **seen = NULL;
+	size_t nseen = 0;
+	bool found = false;
+	if (!stack)
+		return true; /* cannot tell: refuse */
+	stack[n++] = to;
+	while (n && !found) {
+		struct pf_chain *x = stack[--n];
+		bool dup = false;
+		for (size_t i = 0; i < nseen && !dup; i++)
+			dup = seen[i] == x;
+		if (dup)
+			continue;
+		struct pf_chain **sv = realloc(seen, (nseen + 1) * sizeof(*sv));
+		if (!sv) {
+			found = true;
+			break;
+		}
+		seen = sv;
+		seen[nseen++] = x;
+		void *ms = mstate_of(e, x);
+		size_t cnt = e->matcher->count(ms, x);
+		if (cnt && e->matcher->sync(ms, x)) {
+			found = true;
+			break;
+		}
+		for (size_t k = 0; k < cnt && !found; k++) {
+			struct pf_rule *r = x->rules[k];
+			if (r->tkind != PF_TARGET_CHAIN || !r->jump)
+				continue;
+			if (r->jump == c) {
+				found = true;
+				break;
+			}
+			if (n == cap) {
+				struct pf_chain **v = realloc(stack, cap * 2 * sizeof(*v));
+				if (!v) {
+					found = true;
+					break;
+				}
+				stack = v;
+				cap *= 2;
+			}
+			stack[n++] = r->jump;
+		}
+	}
+	free(stack);
+	free(seen);
+	return found;
+}
+
+/* A private copy of src for chain c of table t: jump resolved by name, runtime state made. */
+static struct pf_rule *rule_import(struct pf_engine *e, struct pf_table *t,
+				   const struct pf_chain *c, const struct pf_rule *src,
+				   struct pf_error *err)
+{
+	if (!src) {
+		pf_err_set(err, PF_ERR_PARAM, PF_STYLE_PLAIN, "no rule given");
+		return NULL;
+	}
+	struct pf_chain *jump = NULL;
+	if (src->tkind == PF_TARGET_CHAIN) {
+		jump = src->jump ? pf_chain_find(t, src->jump->name) : NULL;
+		if (!jump || jump->builtin) {
+			pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE,
+				   "No chain/target/match by that name");
+			return NULL;
+		}
+		if (reaches(e, jump, c)) {
+			pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Too many levels of links");
+			return NULL;
+		}
+	}
+	struct pf_rule *r = pf_rule_clone(src);
+	if (!r) {
+		nomem(err);
+		return NULL;
+	}
+	r->jump = jump;
+	unsigned ninst = r->nmatches + (r->tkind == PF_TARGET_EXT);
+	for (unsigned i = 0; i < ninst; i++) {
+		struct pf_ext_inst *inst = i < r->nmatches ? &r->matches[i] : &r->target;
+		if (init_inst(e, inst, err)) {
+			for (unsigned k = 0; k <= i; k++)
+				inst_fini(e, k < r->nmatches ? &r->matches[k] : &r->target);
+			e->conntrack = e->nconntrack > 0;
+			r->jump = NULL;
+			pf_rule_free(r);
+			return NULL;
+		}
+	}
+	if (jump)
+		jump->refcount++;
+	return r;
+}
+
+int pf_engine_insert_rule(pf_engine *e, const char *table, const char *chain, size_t pos,
+			  const pf_rule *rule, struct pf_error *err)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain(e, table, chain, &t, err);
+	if (!c)
+		return -1;
+	void *ms = mstate_of(e, c);
+	if (pos > e->matcher->count(ms, c))
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Index of insertion too big");
+	struct pf_rule *r = rule_import(e, t, c, rule, err);
+	if (!r)
+		return -1;
+	if (e->matcher->insert(ms, c, pos, r)) {
+		rule_fini(e, r);
+		return nomem(err);
+	}
+	pf_table_touch(e->rs, t);
+	return 0;
+}
+
+int pf_engine_delete_rule(pf_engine *e, const char *table, const char *chain, size_t pos,
+			  struct pf_error *err)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain(e, table, chain, &t, err);
+	if (!c)
+		return -1;
+	struct pf_rule *r = e->matcher->remove(mstate_of(e, c), c, pos);
+	if (!r)
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Index of deletion too big");
+	rule_fini(e, r);
+	return 0;
+}
+
+int pf_engine_replace_rule(pf_engine *e, const char *table, const char *chain, size_t pos,
+			   const pf_rule *rule, struct pf_error *err)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain(e, table, chain, &t, err);
+	if (!c)
+		return -1;
+	void *ms = mstate_of(e, c);
+	if (pos >= e->matcher->count(ms, c))
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Index of replacement too big");
+	struct pf_rule *r = rule_import(e, t, c, rule, err);
+	if (!r)
+		return -1;
+	rule_fini(e, e->matcher->replace(ms, c, pos, r));
+	return 0;
+}
+
+int pf_engine_create_chain(pf_engine *e, const char *table, const char *chain,
+			   struct pf_error *err)
+{
+	struct pf_table *t = table ? pf_table_get(e->rs, table) : NULL;
+	if (!t)
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE,
+				  "can't initialize iptables table `%s'", table ? table : "");
+	if (!chain || pf_chain_find(t, chain))
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Chain already exists");
+	struct pf_chain *c = pf_chain_create(t, chain);
+	if (!c)
+		return nomem(err);
+	if (chain_register(e, c)) {
+		chain_unregister(e, c);
+		pf_chain_destroy(t, c);
+		return nomem(err);
+	}
+	pf_table_touch(e->rs, t);
+	return 0;
+}
+
+int pf_engine_delete_chain(pf_engine *e, const char *table, const char *chain,
+			   struct pf_error *err)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain(e, table, chain, &t, err);
+	if (!c)
+		return -1;
+	void *ms = mstate_of(e, c);
+	if (c->builtin || c->refcount)
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Too many links");
+	if (e->matcher->count(ms, c))
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Directory not empty");
+	if (e->matcher->sync(ms, c))
+		return nomem(err);
+	chain_unregister(e, c);
+	pf_chain_destroy(t, c);
+	return 0;
+}
+
+size_t pf_engine_rule_count(const pf_engine *e, const char *table, const char *chain)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain((pf_engine *)e, table, chain, &t, NULL);
+	return c ? e->matcher->count(mstate_of(e, c), c) : 0;
+}
+
+void pf_engine_stats(const pf_engine *e, struct pf_engine_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->matcher = e->matcher->name;
+	st->chains = e->nchains;
+	for (size_t i = 0; i < e->nchains; i++) {
+		st->rules += e->matcher->count(e->chains[i].mstate, e->chains[i].chain);
+		st->index_bytes += e->matcher->memory(e->chains[i].mstate, &st->subtables);
+	}
+	st->index_bytes += e->chains_cap * sizeof(*e->chains) + e->map_cap * sizeof(size_t);
+	st->bytes_per_rule = st->rules ? (double)st->index_bytes / (double)st->rules : 0;
 }

@@ -30,18 +30,43 @@ struct pf_eval {
 	const struct pf_rule *rule; /* the rule being evaluated */
 };
 
-/* One matcher implementation over one compiled chain. */
+/*
+ * One matcher implementation over one compiled chain. Where a search starts is a cursor, the
+ * matcher's own number for a place in the chain (linear: the position; hashed: the rule's
+ * label, docs/matcher.md): 0 is the chain's start, and next() moves it just past the rule it
+ * returns, so that asking again continues after that rule (the traversal keeps cursors in its
+ * jump stack). Cursors stay valid until the chain changes.
+ */
 struct pf_matcher_ops {
 	const char *name;
 	/* Build the index of a chain; NULL state is allowed (linear has none). */
 	int (*build)(struct pf_engine *e, struct pf_chain *c, void **state);
 	void (*destroy)(void *state);
-	/* Index of the first rule at or after pos matching ev->pkt, or c->nrules. Sets
-	 * ev->hotdrop (and returns c->nrules) when a match demands a drop. */
-	size_t (*next)(void *state, const struct pf_chain *c, size_t pos, struct pf_eval *ev);
+	/* The first rule at or after *cur matching ev->pkt (and *cur moved past it), or NULL at
+	 * the end of the chain. Sets ev->hotdrop when a match demands a drop: then the rule
+	 * returned, if any, is the one whose matches said yes while demanding it (ipt_do_table
+	 * counts it and runs its target before dropping). */
+	struct pf_rule *(*next)(void *state, const struct pf_chain *c, uint64_t *cur,
+				struct pf_eval *ev);
+	/* 1-based position of the rule next() returned when it set the cursor to cur. */
+	unsigned (*rulenum)(void *state, const struct pf_chain *c, uint64_t cur);
+	/* Single-rule changes: the order of c's rules is the matcher's from build() on (linear:
+	 * c->rules itself; hashed: its own, written back to c->rules by sync()). insert takes r
+	 * at position pos (0-based, <= count); remove and replace return the rule taken out
+	 * (NULL: no such position). Reference counts and rule state are the engine's business. */
+	int (*insert)(void *state, struct pf_chain *c, size_t pos, struct pf_rule *r);
+	struct pf_rule *(*remove)(void *state, struct pf_chain *c, size_t pos);
+	struct pf_rule *(*replace)(void *state, struct pf_chain *c, size_t pos, struct pf_rule *r);
+	size_t (*count)(const void *state, const struct pf_chain *c);
+	struct pf_rule *(*rule_at)(const void *state, const struct pf_chain *c, size_t pos);
+	/* Make c->rules / c->nrules show the current order. Returns 0 or -1 (no memory). */
+	int (*sync)(void *state, struct pf_chain *c);
+	/* Heap bytes of the index; adds its subtables to *ntables. */
+	size_t (*memory)(const void *state, size_t *ntables);
 };
 
 extern const struct pf_matcher_ops pf_matcher_linear;
+extern const struct pf_matcher_ops pf_matcher_hashed;
 
 /* Does rule r match the packet (ip part, then every match in order)? */
 bool pf_rule_matches(const struct pf_rule *r, struct pf_eval *ev);
@@ -56,6 +81,9 @@ uint32_t pf_eval_random(struct pf_eval *ev);
  */
 void *pf_engine_shared(struct pf_engine *e, const char *kind, const char *name, size_t size,
 		       void (*destroy)(void *obj));
+
+/* The caller's configuration of the engine (host callbacks of the metadata matches). */
+const struct pf_engine_config *pf_eval_config(const struct pf_eval *ev);
 
 /* The LOG sink configured by the caller (may do nothing). */
 void pf_eval_log(struct pf_eval *ev, int level, const char *prefix, const char *line);

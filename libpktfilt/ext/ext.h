@@ -77,6 +77,18 @@ struct pf_print_ctx {
 			     (pf_sb_put_word) */
 };
 
+/* What a match instance tells the hashed matcher (index_fields below). Ranges are inclusive,
+ * in host order; a field left as initialised says nothing. */
+struct pf_index_key {
+	uint16_t sport[2], dport[2]; /* transport ports the match can accept ({0, 65535}: any) */
+	uint32_t mark, mark_mask;    /* (ev->mark & mark_mask) == mark for accepted packets */
+	unsigned flags;		     /* PF_INDEX_* */
+};
+#define PF_INDEX_IMPURE 0x1 /* the fields reject early, but .match may have side effects or
+			       hotdrop on packets inside them (evaluated in rule order) */
+#define PF_INDEX_EXACT 0x2  /* on packets with fragoff == 0 and a whole transport header,
+			       .match accepts exactly the packets inside the fields */
+
 struct pf_ext {
 	const char *name;   /* as written after -m / -j */
 	const char *real_name; /* the kernel's name when name is an alias (NOTRACK is CT):
@@ -128,6 +140,20 @@ struct pf_ext {
 	size_t state_size;
 	int (*state_init)(struct pf_engine *engine, const void *data, void *state);
 	void (*state_free)(struct pf_engine *engine, void *state);
+
+	/* ---- indexing (engine/matcher_hashed.c, docs/matcher.md) ---- */
+	/* Optional: describe, for the hashed matcher, a superset of the packets this instance can
+	 * accept, by narrowing *k (which comes set to "every packet"). Returns 0, or -1 when the
+	 * instance cannot be described (it is then treated like a match without this callback).
+	 * Providing it is a promise, for every packet whose transport header is whole
+	 * (ev->pkt->l4_truncated false) and whose fragment offset is not 1:
+	 *  - a packet outside *k makes .match return false with no side effect and no hotdrop
+	 *    (ports are the first two 16-bit words at l4_off, compared only when fragoff == 0;
+	 *    on other fragments a port-narrowing match must return false, without side effect);
+	 *  - unless k->flags has PF_INDEX_IMPURE, .match has no side effect at all, never sets
+	 *    ev->hotdrop, and depends only on the packet, ev->mark, ev->in/out and its own data
+	 *    (not on state other rules change), so it may be evaluated out of rule order. */
+	int (*index_fields)(const void *data, const struct pf_rule *rule, struct pf_index_key *k);
 };
 
 /* The registry: all known extensions. */

@@ -3,11 +3,13 @@
  * address (LOCAL, UNICAST, BROADCAST, ...), optionally limited to the packet's incoming or
  * outgoing interface (libxt_addrtype, revision 1).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -192,6 +194,53 @@ static int addrtype_check_entry(const struct pf_rule *rule, const void *data, co
 	return 0;
 }
 
+/* inet_dev_addr_type: 0.0.0.0/8 and 255.255.255.255 are BROADCAST, 224.0.0.0/4 MULTICAST,
+ * the rest what the local routing table says (the host's addr_type callback; by default
+ * 127.0.0.0/8 is LOCAL on "lo" and everything else UNICAST). */
+static unsigned addrtype_of(const struct pf_eval *ev, uint32_t addr, const char *dev)
+{
+	uint32_t h = ntohl(addr);
+	if ((h >> 24) == 0 || h == 0xffffffffu)
+		return PF_RTN_BROADCAST;
+	if ((h >> 28) == 14)
+		return PF_RTN_MULTICAST;
+	const struct pf_engine_config *cfg = pf_eval_config(ev);
+	if (cfg->addr_type)
+		return cfg->addr_type(cfg->host_opaque, addr, dev);
+	if ((h >> 24) == 127 && (!dev || strcmp(dev, "lo") == 0))
+		return PF_RTN_LOCAL;
+	return PF_RTN_UNICAST;
+}
+
+static bool addrtype_type_in(const struct pf_eval *ev, uint32_t addr, const char *dev,
+			     uint16_t mask)
+{
+	unsigned t = addrtype_of(ev, addr, dev);
+	return t < 16 && (mask & (1u << t)) != 0;
+}
+
+/* addrtype_mt_v1 (xt_addrtype.c): the source test, then (only while still matching) the
+ * destination test, each inverted by its flag; --limit-iface-in/out look the address up as if
+ * only the input/output interface existed. */
+static bool addrtype_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct addrtype_data *d = data;
+	(void)state;
+	const char *dev = NULL;
+	if (d->flags & AT_LIMIT_IFACE_IN)
+		dev = ev->in[0] ? ev->in : NULL;
+	else if (d->flags & AT_LIMIT_IFACE_OUT)
+		dev = ev->out[0] ? ev->out : NULL;
+	bool ret = true;
+	if (d->source)
+		ret = addrtype_type_in(ev, ev->pkt->saddr, dev, d->source) ^
+		      ((d->flags & AT_INVERT_SOURCE) != 0);
+	if (ret && d->dest)
+		ret = addrtype_type_in(ev, ev->pkt->daddr, dev, d->dest) ^
+		      ((d->flags & AT_INVERT_DEST) != 0);
+	return ret;
+}
+
 const struct pf_ext pf_match_addrtype = {
     .name = "addrtype",
     .kind = PF_EXT_MATCH,
@@ -203,4 +252,5 @@ const struct pf_ext pf_match_addrtype = {
     .save = addrtype_save,
     .print = addrtype_print,
     .check_entry = addrtype_check_entry,
+    .match = addrtype_match,
 };

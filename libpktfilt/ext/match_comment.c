@@ -57,6 +57,15 @@ static void comment_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pf_sb_printf(out, " /* %.*s */", COMMENT_MAX - 1, d->comment);
 }
 
+/* comment_mt: every packet. */
+static bool comment_match(struct pf_eval *ev, const void *data, void *state)
+{
+	(void)ev;
+	(void)data;
+	(void)state;
+	return true;
+}
+
 const struct pf_ext pf_match_comment = {
     .name = "comment",
     .kind = PF_EXT_MATCH,
@@ -67,4 +76,5 @@ const struct pf_ext pf_match_comment = {
     .final_check = comment_final_check,
     .save = comment_save,
     .print = comment_print,
+    .match = comment_match,
 };

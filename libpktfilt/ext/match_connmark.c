@@ -4,6 +4,8 @@
  */
 #include <stdint.h>
 
+#include "engine/eval.h"
+#include "ext/ct_view.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -77,6 +79,18 @@ static void connmark_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out
 	connmark_value(out, d->mark, d->mask);
 }
 
+/* connmark_mt (xt_connmark.c): a packet without a conntrack entry (untracked, invalid, or in
+ * the raw table) never matches, inverted or not; else the connection's mark (meta->ctmark as
+ * CONNMARK targets of earlier rules changed it), masked, compared, inverted. */
+static bool connmark_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct connmark_data *d = data;
+	(void)state;
+	if (pf_ct_view_get(ev).kind != PF_CTV_ENTRY)
+		return false;
+	return ((ev->ctmark & d->mask) == d->mark) ^ (d->invert != 0);
+}
+
 const struct pf_ext pf_match_connmark = {
     .name = "connmark",
     .kind = PF_EXT_MATCH,
@@ -87,5 +101,6 @@ const struct pf_ext pf_match_connmark = {
     .final_check = connmark_final_check,
     .save = connmark_save,
     .print = connmark_print,
+    .match = connmark_match,
     .needs_conntrack = true,
 };

@@ -13,6 +13,8 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "engine/eval.h"
+#include "ext/ct_view.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -477,6 +479,207 @@ static void conntrack_print(const struct pf_print_ctx *ctx, struct pf_strbuf *ou
 	conntrack_dump(ctx->data, "", ctx->numeric, out);
 }
 
+/* ---- evaluation ---- */
+
+/* One direction's tuple of a connection, as nf_conntrack_tuple holds it for IPv4: addresses
+ * in network byte order; ports as ntohs(u.all): the ports of TCP, UDP, UDP-Lite, SCTP and
+ * DCCP; for ICMP the echo id (source) and type << 8 | code (destination); 0 otherwise. */
+struct ct_tuple {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint8_t proto;
+};
+
+/* icmp's invmap: the reply type of a query type and back; -1 for the others. */
+static int icmp_inverse_type(uint8_t type)
+{
+	switch (type) {
+	case 8: /* echo */
+		return 0;
+	case 0:
+		return 8;
+	case 13: /* timestamp */
+		return 14;
+	case 14:
+		return 13;
+	case 15: /* information request */
+		return 16;
+	case 16:
+		return 15;
+	case 17: /* address mask */
+		return 18;
+	case 18:
+		return 17;
+	}
+	return -1;
+}
+
+/* nf_ct_get_tuple for an IPv4 header at off of the packet whose transport header follows;
+ * only the transport bytes present are read (ports stay 0 otherwise). */
+static bool ct_tuple_at(const struct pf_packet *p, size_t off, struct ct_tuple *t)
+{
+	const uint8_t *ip = pf_packet_bytes(p, off, 20);
+	memset(t, 0, sizeof(*t));
+	if (!ip)
+		return false;
+	size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+	memcpy(&t->src, ip + 12, 4);
+	memcpy(&t->dst, ip + 16, 4);
+	t->proto = ip[9];
+	if (ihl < 20 || ((ip[6] & 0x1f) | ip[7]) != 0)
+		return true; /* a fragment: no transport header */
+	const uint8_t *l4;
+	switch (t->proto) {
+	case 6:
+	case 17:
+	case 33:
+	case 132:
+	case 136:
+		if ((l4 = pf_packet_bytes(p, off + ihl, 4)) != NULL) {
+			t->sport = pf_rd16(l4);
+			t->dport = pf_rd16(l4 + 2);
+		}
+		break;
+	case 1:
+		if ((l4 = pf_packet_bytes(p, off + ihl, 8)) != NULL) {
+			t->sport = pf_rd16(l4 + 4);
+			t->dport = (uint16_t)(l4[0] << 8 | l4[1]);
+		}
+		break;
+	}
+	return true;
+}
+
+/* nf_ct_invert_tuple: the other direction's tuple (no NAT: the same addresses and ports,
+ * exchanged; an ICMP query becomes its reply, same id and code). */
+static struct ct_tuple ct_invert(const struct ct_tuple *t)
+{
+	struct ct_tuple r = *t;
+	r.src = t->dst;
+	r.dst = t->src;
+	if (t->proto == 1) {
+		int inv = icmp_inverse_type((uint8_t)(t->dport >> 8));
+		if (inv >= 0)
+			r.dport = (uint16_t)(inv << 8 | (t->dport & 0xff));
+	} else {
+		r.sport = t->dport;
+		r.dport = t->sport;
+	}
+	return r;
+}
+
+static bool icmp_is_error(uint8_t type)
+{
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+/* The connection's original and reply tuples, from the packet and its direction. An ICMP
+ * error that is RELATED belongs to the connection it quotes: the inverse of the quoted
+ * tuple is that connection's tuple in the error's direction (nf_conntrack_inet_error). */
+static void ct_tuples(const struct pf_eval *ev, const struct pf_ct_view *v, struct ct_tuple *orig,
+		      struct ct_tuple *repl)
+{
+	const struct pf_packet *p = ev->pkt;
+	struct ct_tuple t;
+	ct_tuple_at(p, 0, &t);
+	if (v->statebit == PF_XT_ST_RELATED && p->proto == 1 && p->fragoff == 0 &&
+	    !p->l4_truncated && icmp_is_error(p->icmp_type)) {
+		struct ct_tuple quoted;
+		if (ct_tuple_at(p, (size_t)p->l4_off + 8, &quoted))
+			t = ct_invert(&quoted);
+	}
+	if (v->reply) {
+		*repl = t;
+		*orig = ct_invert(&t);
+	} else {
+		*orig = t;
+		*repl = ct_invert(&t);
+	}
+}
+
+/* The connection's IPS_* bits: the caller's, or what the state implies (engine.h). */
+static uint32_t ct_status(const struct pf_eval *ev, const struct pf_ct_view *v)
+{
+	const struct pf_packet *p = ev->pkt;
+	if (ev->meta->has_ct_status)
+		return ev->meta->ct_status;
+	switch (v->statebit) {
+	case PF_XT_ST_ESTABLISHED:
+		return PF_IPS_SEEN_REPLY | PF_IPS_CONFIRMED;
+	case PF_XT_ST_RELATED:
+		if (p->proto == 1 && p->fragoff == 0 && !p->l4_truncated &&
+		    icmp_is_error(p->icmp_type))
+			return PF_IPS_CONFIRMED;
+		return PF_IPS_EXPECTED;
+	default:
+		return 0;
+	}
+}
+
+static bool ct_addr_eq(uint32_t kaddr, uint32_t uaddr, uint32_t umask)
+{
+	return ((kaddr ^ uaddr) & umask) == 0;
+}
+
+/* conntrack_mt (xt_conntrack.c) for revision 3. Each test fails the match when its result
+ * equals its "!" flag. Without an entry only the state test is made: the match is then
+ * true when the rule has a state test that passed (no state test: false). */
+static bool conntrack_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct conntrack_data *d = data;
+	uint16_t mf = d->match_flags, inv = d->invert_flags;
+	(void)state;
+	struct pf_ct_view v = pf_ct_view_get(ev);
+	uint32_t status = v.kind == PF_CTV_ENTRY ? ct_status(ev, &v) : 0;
+
+	if (mf & CT_STATE) {
+		unsigned statebit = v.statebit;
+		if (v.kind == PF_CTV_ENTRY) {
+			if (status & PF_IPS_SRC_NAT)
+				statebit |= CT_ST_SNAT;
+			if (status & PF_IPS_DST_NAT)
+				statebit |= CT_ST_DNAT;
+		}
+		if (((d->state_mask & statebit) != 0) == ((inv & CT_STATE) != 0))
+			return false;
+	}
+	if (v.kind != PF_CTV_ENTRY)
+		return (mf & CT_STATE) != 0;
+	/* ORIGINAL is kept as a clear invert bit, REPLY as a set one. */
+	if ((mf & CT_DIRECTION) && (!v.reply) == ((inv & CT_DIRECTION) != 0))
+		return false;
+
+	struct ct_tuple t[2]; /* original, reply */
+	ct_tuples(ev, &v, &t[0], &t[1]);
+	const uint32_t kaddr[4] = {t[0].src, t[0].dst, t[1].src, t[1].dst};
+	for (int i = 0; i < 4; i++) {
+		uint16_t f = (uint16_t)(CT_ORIGSRC << i);
+		if ((mf & f) && ct_addr_eq(kaddr[i], d->addr[i], d->mask[i]) == ((inv & f) != 0))
+			return false;
+	}
+	/* ct_proto_port_check_v3: the protocol of the original direction, then the ports. */
+	if ((mf & CT_PROTO) && (t[0].proto == d->l4proto) == ((inv & CT_PROTO) != 0))
+		return false;
+	const uint16_t kport[4] = {t[0].sport, t[0].dport, t[1].sport, t[1].dport};
+	for (int i = 0; i < 4; i++) {
+		uint16_t f = (uint16_t)(CT_ORIGSRC_PORT << i);
+		if (!(mf & f))
+			continue;
+		bool in = kport[i] >= d->port[i] && kport[i] <= d->port_high[i];
+		if (in == ((inv & f) != 0))
+			return false;
+	}
+	if ((mf & CT_STATUS) && ((d->status_mask & status) != 0) == ((inv & CT_STATUS) != 0))
+		return false;
+	if (mf & CT_EXPIRES) {
+		uint32_t e = ev->meta->ct_expire;
+		bool in = e >= d->expires_min && e <= d->expires_max;
+		if (in == ((inv & CT_EXPIRES) != 0))
+			return false;
+	}
+	return true;
+}
+
 const struct pf_ext pf_match_conntrack = {
     .name = "conntrack",
     .kind = PF_EXT_MATCH,
@@ -487,5 +690,6 @@ const struct pf_ext pf_match_conntrack = {
     .final_check = conntrack_final_check,
     .save = conntrack_save,
     .print = conntrack_print,
+    .match = conntrack_match,
     .needs_conntrack = true,
 };

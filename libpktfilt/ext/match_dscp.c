@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -85,6 +86,15 @@ static void dscp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pf_sb_printf(out, " DSCP match %s0x%02x", d->invert ? "!" : "", d->dscp);
 }
 
+/* ---- evaluation (xt_dscp's dscp_mt) ---- */
+
+static bool dscp_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct dscp_info *d = data;
+	(void)state;
+	return ((ev->pkt->data[1] >> 2) == d->dscp) != !!d->invert;
+}
+
 const struct pf_ext pf_match_dscp = {
     .name = "dscp",
     .kind = PF_EXT_MATCH,
@@ -95,4 +105,5 @@ const struct pf_ext pf_match_dscp = {
     .final_check = dscp_final,
     .save = dscp_save,
     .print = dscp_print,
+    .match = dscp_match,
 };

@@ -12,7 +12,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
+#include "ext/jiffies.h"
 #include "language/xtutil.h"
 #include "model/model.h"
 
@@ -546,6 +548,380 @@ static int hashlimit_check_entry(const struct pf_rule *rule, const void *data, c
 	return 0;
 }
 
+/*
+ * Evaluation, as xt_hashlimit revision 3 (the one iptables 1.8.9 uses).
+ *
+ * Tables are shared by name: every rule naming a table uses the one created by the first of
+ * them in the engine's order (tables raw, mangle, nat, filter, security; chains and rules in
+ * order), with THAT rule's configuration (mode and masks, which make the key; rate, burst,
+ * expiry, size, max, gc interval), as the kernel keeps the configuration of the rule that
+ * created the table; each rule keeps its own --hashlimit-upto/above sense, and its own choice
+ * of rate-match and of byte cost, as the kernel's match function reads those from the rule.
+ * The table lives while some rule of the engine names it (the kernel's also survives the
+ * replacement of the iptables table, which here is a new engine with new tables).
+ *
+ * Entries are keyed by the masked source and/or destination address and the source and/or
+ * destination port (read, as the kernel does, 4 bytes at the end of the IP header plus 0 for
+ * TCP, UDP, UDP-Lite, SCTP, DCCP and ESP, plus 4 for AH, even in a non-first fragment; other
+ * protocols have ports 0; a packet too short for them is dropped: hotdrop). A table has
+ * --hashlimit-htable-max entries at most (0: 8 * size; less than size: size), size being
+ * --hashlimit-htable-size or, when 0, 8192 (the kernel's choice on machines with more than
+ * 1 GiB of memory): a new key when the table is full makes the kernel drop the packet
+ * (hotdrop), as here. Each packet sets its entry's expiry to now + htable-expire. Expired
+ * entries are not removed on lookup: only the garbage collector removes them, every
+ * --hashlimit-htable-gcinterval ms after the table is created; here the table is created at
+ * the first packet that reaches one of its rules, and the collector runs at the exact
+ * multiples of the interval since then (the kernel's deferrable work can run late), before
+ * the packet of that jiffy is looked up.
+ *
+ * The buckets are the kernel's, in its 64-bit arithmetic with HZ = 250:
+ *   packets: credit and credit_cap start at user2credits(avg * burst), cost user2credits(avg)
+ *     with user2credits(x) = x * 137438953 (HZ * 2^39 / 10^6); each jiffy adds 2^39, capped;
+ *     a packet matching "upto" costs `cost`.
+ *   bytes: credit starts at 2^24 * HZ, the cost of a packet is ((len >> 4) + 1) * cost
+ *     (cost = (avg * 2^24 * HZ) >> 32, at most 2^24 * HZ); when the credit is short and
+ *     credit_cap (the burst, in units of the rate) is not 0, the bucket is refilled once and
+ *     credit_cap decremented (never restored while the entry lives); each jiffy adds 2^24,
+ *     capped at 2^24 * HZ.
+ *   rate-match: packets (or bytes) are counted in windows of --hashlimit-rate-interval
+ *     seconds; the packet matches "upto" while the count stays within burst + rate (bytes:
+ *     burst * rate) and the previous window was not over the rate.
+ * All memory is allocated when the engine is compiled; the entries are touched only when used.
+ */
+#define HL_DEFAULT_SIZE 8192u
+#define HL_CPJ (1ull << 39)		    /* CREDITS_PER_JIFFY (64-bit, revisions 2 and 3) */
+#define HL_CPJ_BYTES (1ull << 24)	    /* CREDITS_PER_JIFFY_BYTES */
+#define HL_BYTES_CAP (HL_CPJ_BYTES * PF_HZ) /* 4194304000 */
+
+struct hl_key {
+	uint32_t src, dst;     /* network order, masked */
+	uint16_t sport, dport; /* network order */
+};
+
+/* The kernel's rateinfo union: token bucket, or rate-match counters. */
+union hl_rate {
+	struct {
+		uint64_t credit, credit_cap, cost;
+	} tb;
+	struct {
+		uint32_t interval, prev_window;
+		uint64_t current_rate, rate;
+		int64_t burst;
+	} rm;
+};
+
+struct hl_entry {
+	struct hl_key key;
+	uint32_t next; /* hash chain or free list: index + 1, 0 = end */
+	bool used;
+	uint64_t expires, prev;
+	union hl_rate r;
+};
+
+struct hl_table {
+	bool ready, started;
+	unsigned refcnt;
+	struct hashlimit_info cfg; /* of the rule that created the table */
+	uint32_t size, max, count;
+	uint32_t hwm;	    /* entries [0, hwm) have been used at some time */
+	uint32_t free_head; /* index + 1 */
+	uint64_t next_gc, gc_jiffies;
+	uint32_t *buckets; /* size heads: index + 1, 0 = empty */
+	struct hl_entry *ent;
+};
+
+struct hl_state {
+	struct hl_table *t;
+};
+
+static void hl_table_destroy(void *obj)
+{
+	struct hl_table *t = obj;
+	free(t->buckets);
+	free(t->ent);
+	t->buckets = NULL;
+	t->ent = NULL;
+}
+
+static int hashlimit_state_init(struct pf_engine *eng, const void *data, void *state)
+{
+	const struct hashlimit_info *info = data;
+	struct hl_state *st = state;
+	char key[80];
+	pf_shared_name_key(info->name, key);
+	struct hl_table *t =
+	    pf_engine_shared(eng, "hashlimit", key, sizeof(struct hl_table), hl_table_destroy);
+	if (!t)
+		return -1;
+	if (!t->ready) {
+		memset(t, 0, sizeof(*t));
+		t->cfg = *info;
+		t->size = info->size ? info->size : HL_DEFAULT_SIZE;
+		t->max = info->max == 0 ? 8 * t->size : info->max < t->size ? t->size : info->max;
+		t->gc_jiffies = pf_msecs_to_jiffies(info->gc_interval);
+		t->buckets = calloc(t->size, sizeof(*t->buckets));
+		t->ent = calloc(t->max, sizeof(*t->ent));
+		if (!t->buckets || !t->ent) {
+			hl_table_destroy(t);
+			return -1;
+		}
+		t->ready = true;
+	}
+	t->refcnt++;
+	st->t = t;
+	return 0;
+}
+
+/* htable_put: the last rule using the table destroys it (a later rule creates a new one with
+ * its own configuration). */
+static void hashlimit_state_free(struct pf_engine *eng, void *state)
+{
+	struct hl_table *t = ((struct hl_state *)state)->t;
+	(void)eng;
+	if (t && --t->refcnt == 0) {
+		hl_table_destroy(t);
+		t->ready = false;
+	}
+}
+
+static uint32_t hl_hash(const struct hl_table *t, const struct hl_key *k)
+{
+	uint64_t h = ((uint64_t)k->src << 32 | k->dst) * 0x9E3779B97F4A7C15ull;
+	h ^= ((uint64_t)k->sport << 16 | k->dport) * 0xC2B2AE3D27D4EB4Full;
+	h ^= h >> 29;
+	h *= 0xBF58476D1CE4E5B9ull;
+	h ^= h >> 32;
+	return (uint32_t)(((uint64_t)(uint32_t)h * t->size) >> 32);
+}
+
+static bool hl_key_eq(const struct hl_key *a, const struct hl_key *b)
+{
+	return a->src == b->src && a->dst == b->dst && a->sport == b->sport && a->dport == b->dport;
+}
+
+static void hl_free_entry(struct hl_table *t, uint32_t i)
+{
+	uint32_t *pp = &t->buckets[hl_hash(t, &t->ent[i].key)];
+	while (*pp != i + 1)
+		pp = &t->ent[*pp - 1].next;
+	*pp = t->ent[i].next;
+	t->ent[i].used = false;
+	t->ent[i].next = t->free_head;
+	t->free_head = i + 1;
+	t->count--;
+}
+
+/* htable_gc at jiffy g: drop the entries with time_after_eq(g, expires). */
+static void hl_gc(struct hl_table *t, uint64_t now)
+{
+	if (!t->started) {
+		t->started = true;
+		t->next_gc = now + t->gc_jiffies;
+		return;
+	}
+	if (now < t->next_gc)
+		return;
+	uint64_t g = t->next_gc;
+	if (t->gc_jiffies)
+		g += (now - t->next_gc) / t->gc_jiffies * t->gc_jiffies;
+	for (uint32_t i = 0; i < t->hwm; i++)
+		if (t->ent[i].used && pf_time_after_eq(g, t->ent[i].expires))
+			hl_free_entry(t, i);
+	t->next_gc = g + (t->gc_jiffies ? t->gc_jiffies : 1);
+}
+
+static uint32_t maskl(uint32_t a, unsigned l)
+{
+	return l ? htonl(ntohl(a) & (0xFFFFFFFFu << (32 - l))) : 0;
+}
+
+/* hashlimit_init_dst: -1 when the ports cannot be read. */
+static int hl_make_key(const struct hl_table *t, const struct pf_packet *p, struct hl_key *k)
+{
+	uint32_t mode = t->cfg.mode;
+	memset(k, 0, sizeof(*k));
+	if (mode & HL_HASH_DIP)
+		k->dst = maskl(p->daddr, t->cfg.dstmask);
+	if (mode & HL_HASH_SIP)
+		k->src = maskl(p->saddr, t->cfg.srcmask);
+	if (!(mode & (HL_HASH_DPT | HL_HASH_SPT)))
+		return 0;
+	int poff; /* proto_ports_offset */
+	switch (p->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+	case IPPROTO_SCTP:
+	case IPPROTO_DCCP:
+	case IPPROTO_ESP:
+		poff = 0;
+		break;
+	case IPPROTO_AH:
+		poff = 4;
+		break;
+	default:
+		poff = -1;
+	}
+	uint16_t sport = 0, dport = 0;
+	if (poff >= 0) {
+		const uint8_t *b = pf_packet_bytes(p, (size_t)p->ihl_bytes + (size_t)poff, 4);
+		if (!b)
+			return -1;
+		memcpy(&sport, b, 2);
+		memcpy(&dport, b + 2, 2);
+	}
+	if (mode & HL_HASH_SPT)
+		k->sport = sport;
+	if (mode & HL_HASH_DPT)
+		k->dport = dport;
+	return 0;
+}
+
+static uint64_t user2credits(uint64_t user)
+{
+	return user * HL_CREDITS_FACTOR;
+}
+
+static uint32_t user2credits_byte(uint32_t user)
+{
+	return (uint32_t)(((uint64_t)user * HL_BYTES_CAP) >> 32);
+}
+
+static void rateinfo_init(struct hl_entry *dh, const struct hashlimit_info *cfg, uint64_t now)
+{
+	dh->prev = now;
+	if (cfg->mode & HL_RATE_MATCH) {
+		dh->r.rm.prev_window = 0;
+		dh->r.rm.current_rate = 0;
+		if (cfg->mode & HL_BYTES) {
+			uint32_t avg = (uint32_t)cfg->avg;
+			uint64_t r = avg ? UINT32_MAX / avg : UINT32_MAX;
+			dh->r.rm.rate = (r - 1) << HL_BYTE_SHIFT;
+			dh->r.rm.burst =
+			    (int64_t)(cfg->burst ? cfg->burst * dh->r.rm.rate : dh->r.rm.rate);
+		} else {
+			dh->r.rm.rate = cfg->avg ? HL_SCALE / cfg->avg : 0;
+			dh->r.rm.burst = (int64_t)(cfg->burst + dh->r.rm.rate);
+		}
+		dh->r.rm.interval = cfg->interval;
+	} else if (cfg->mode & HL_BYTES) {
+		dh->r.tb.credit = HL_BYTES_CAP;
+		dh->r.tb.cost = user2credits_byte((uint32_t)cfg->avg);
+		dh->r.tb.credit_cap = cfg->burst;
+	} else {
+		dh->r.tb.credit = user2credits(cfg->avg * cfg->burst);
+		dh->r.tb.cost = user2credits(cfg->avg);
+		dh->r.tb.credit_cap = dh->r.tb.credit;
+	}
+}
+
+static void rateinfo_recalc(struct hl_entry *dh, uint64_t now, uint32_t mode)
+{
+	uint64_t delta = now - dh->prev, cap;
+	if (delta == 0)
+		return;
+	if (mode & HL_RATE_MATCH) {
+		uint64_t interval = (uint32_t)(dh->r.rm.interval * PF_HZ);
+		if (delta < interval)
+			return;
+		dh->prev = now;
+		dh->r.rm.prev_window = (dh->r.rm.current_rate * interval) > (delta * dh->r.rm.rate);
+		dh->r.rm.current_rate = 0;
+		return;
+	}
+	dh->prev = now;
+	if (mode & HL_BYTES) {
+		uint64_t tmp = dh->r.tb.credit;
+		dh->r.tb.credit += HL_CPJ_BYTES * delta;
+		cap = HL_BYTES_CAP;
+		if (tmp >= dh->r.tb.credit) { /* overflow */
+			dh->r.tb.credit = cap;
+			return;
+		}
+	} else {
+		dh->r.tb.credit += delta * HL_CPJ;
+		cap = dh->r.tb.credit_cap;
+	}
+	if (dh->r.tb.credit > cap)
+		dh->r.tb.credit = cap;
+}
+
+static uint32_t byte_cost(uint32_t len, struct hl_entry *dh)
+{
+	uint64_t tmp = (uint64_t)((len >> HL_BYTE_SHIFT) + 1) * dh->r.tb.cost;
+	if (tmp > HL_BYTES_CAP)
+		tmp = HL_BYTES_CAP;
+	if (dh->r.tb.credit < tmp && dh->r.tb.credit_cap) {
+		dh->r.tb.credit_cap--;
+		dh->r.tb.credit = HL_BYTES_CAP;
+	}
+	return (uint32_t)tmp;
+}
+
+static bool hashlimit_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct hashlimit_info *cfg = data;
+	struct hl_table *t = ((struct hl_state *)state)->t;
+	uint64_t now = pf_jiffies(ev);
+	struct hl_key k;
+	bool invert = (cfg->mode & HL_INVERT) != 0;
+
+	hl_gc(t, now);
+	if (hl_make_key(t, ev->pkt, &k) < 0) {
+		ev->hotdrop = true;
+		return false;
+	}
+	uint32_t *head = &t->buckets[hl_hash(t, &k)];
+	struct hl_entry *dh = NULL;
+	for (uint32_t i = *head; i; i = t->ent[i - 1].next)
+		if (hl_key_eq(&t->ent[i - 1].key, &k)) {
+			dh = &t->ent[i - 1];
+			break;
+		}
+	if (dh) {
+		dh->expires = now + pf_msecs_to_jiffies(t->cfg.expire);
+		rateinfo_recalc(dh, now, t->cfg.mode);
+	} else {
+		if (t->count >= t->max) { /* "max count of %u reached" */
+			ev->hotdrop = true;
+			return false;
+		}
+		uint32_t i;
+		if (t->free_head) {
+			i = t->free_head - 1;
+			t->free_head = t->ent[i].next;
+		} else {
+			i = t->hwm++;
+		}
+		dh = &t->ent[i];
+		dh->key = k;
+		dh->used = true;
+		dh->next = *head;
+		*head = i + 1;
+		t->count++;
+		dh->expires = now + pf_msecs_to_jiffies(t->cfg.expire);
+		rateinfo_init(dh, &t->cfg, now);
+	}
+
+	uint64_t cost;
+	if (cfg->mode & HL_RATE_MATCH) {
+		cost = (cfg->mode & HL_BYTES) ? ev->pkt->len : 1;
+		dh->r.rm.current_rate += cost;
+		if (!dh->r.rm.prev_window && dh->r.rm.current_rate <= (uint64_t)dh->r.rm.burst)
+			return !invert;
+		return invert;
+	}
+	if (cfg->mode & HL_BYTES)
+		cost = byte_cost((uint32_t)ev->pkt->len, dh);
+	else
+		cost = dh->r.tb.cost;
+	if (dh->r.tb.credit >= cost) {
+		dh->r.tb.credit -= cost;
+		return !invert;
+	}
+	return invert;
+}
+
 const struct pf_ext pf_match_hashlimit = {
     .name = "hashlimit",
     .kind = PF_EXT_MATCH,
@@ -559,4 +935,8 @@ const struct pf_ext pf_match_hashlimit = {
     .save = hashlimit_save,
     .print = hashlimit_print,
     .check_entry = hashlimit_check_entry,
+    .match = hashlimit_match,
+    .state_size = sizeof(struct hl_state),
+    .state_init = hashlimit_state_init,
+    .state_free = hashlimit_state_free,
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -174,6 +175,26 @@ static void icmp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 		pf_sb_printf(out, " codes %u-%u", i->code[0], i->code[1]);
 }
 
+/* ---- evaluation (xt_tcpudp's icmp_match) ---- */
+
+static bool icmp_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct icmp_info *i = data;
+	const struct pf_packet *p = ev->pkt;
+	(void)state;
+	if (p->fragoff != 0)
+		return false;
+	/* The kernel reads a whole struct icmphdr (8 bytes), though it looks at two. */
+	const uint8_t *ic = pf_packet_bytes(p, p->l4_off, 8);
+	if (!ic) {
+		ev->hotdrop = true;
+		return false;
+	}
+	bool in =
+	    i->type == 0xFF || (ic[0] == i->type && ic[1] >= i->code[0] && ic[1] <= i->code[1]);
+	return in != !!(i->invflags & ICMP_INV);
+}
+
 const struct pf_ext pf_match_icmp = {
     .name = "icmp",
     .kind = PF_EXT_MATCH,
@@ -186,4 +207,5 @@ const struct pf_ext pf_match_icmp = {
     .final_check = icmp_final,
     .save = icmp_save,
     .print = icmp_print,
+    .match = icmp_match,
 };

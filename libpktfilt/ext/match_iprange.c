@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -146,6 +147,28 @@ static void iprange_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	}
 }
 
+/* ---- evaluation (xt_iprange's iprange_mt4) ---- */
+
+static bool addr_in(const uint8_t *a, uint32_t min, uint32_t max)
+{
+	uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+	return v >= ntohl(min) && v <= ntohl(max);
+}
+
+static bool iprange_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct iprange_data *d = data;
+	const uint8_t *ip = ev->pkt->data; /* the IP header is always there */
+	(void)state;
+	if ((d->flags & IPRANGE_SRC) &&
+	    addr_in(ip + 12, d->src_min, d->src_max) == !!(d->flags & IPRANGE_SRC_INV))
+		return false;
+	if ((d->flags & IPRANGE_DST) &&
+	    addr_in(ip + 16, d->dst_min, d->dst_max) == !!(d->flags & IPRANGE_DST_INV))
+		return false;
+	return true;
+}
+
 const struct pf_ext pf_match_iprange = {
     .name = "iprange",
     .kind = PF_EXT_MATCH,
@@ -156,4 +179,5 @@ const struct pf_ext pf_match_iprange = {
     .final_check = iprange_final_check,
     .save = iprange_save,
     .print = iprange_print,
+    .match = iprange_match,
 };

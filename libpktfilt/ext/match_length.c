@@ -2,6 +2,7 @@
  * match_length.c - the length match: the IP packet length in a range (--length min[:max]),
  * as libxt_length and the kernel's xt_length.
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -64,6 +65,16 @@ static void length_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	put_range(out, l);
 }
 
+/* ---- evaluation (xt_length's length_mt: the IP total length field) ---- */
+
+static bool length_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct length_info *l = data;
+	uint16_t len = pf_rd16(ev->pkt->data + 2);
+	(void)state;
+	return (len >= l->min && len <= l->max) != !!l->invert;
+}
+
 const struct pf_ext pf_match_length = {
     .name = "length",
     .kind = PF_EXT_MATCH,
@@ -74,4 +85,5 @@ const struct pf_ext pf_match_length = {
     .final_check = length_final,
     .save = length_save,
     .print = length_print,
+    .match = length_match,
 };

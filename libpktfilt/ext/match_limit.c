@@ -7,7 +7,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
+#include "ext/jiffies.h"
 #include "language/xtutil.h"
 #include "model/model.h"
 
@@ -15,6 +17,8 @@
 #define LIMIT_BURST 5
 /* The kernel's HZ * CREDITS_PER_JIFFY (HZ 250 or 1000 both give 32000). */
 #define LIMIT_HZ_CPJ 32000u
+/* CREDITS_PER_JIFFY for HZ 250: the power of two below 0xFFFFFFFF / (HZ * 86400) = 198. */
+#define LIMIT_CPJ (LIMIT_HZ_CPJ / PF_HZ)
 
 /* The kernel's struct xt_rateinfo: avg and burst are the user's; the rest is the kernel's
  * running state, not part of rule comparison. */
@@ -151,6 +155,55 @@ static int limit_check_entry(const struct pf_rule *rule, const void *data, const
 	return 0;
 }
 
+/*
+ * Evaluation: xt_limit's token bucket, in the kernel's 32-bit arithmetic. The bucket holds
+ * `credit`, at most credit_cap = user2credits(avg * burst); a jiffy adds CREDITS_PER_JIFFY
+ * (128); a matching packet costs user2credits(avg). The increase is computed as
+ * (now - prev) * 128 truncated to 32 bits and added with 32-bit wrap-around, as the kernel
+ * does (so an idle time of 2^25 jiffies, 37 hours, wraps).
+ *
+ * The kernel fills the bucket and sets prev = jiffies when the rule is inserted; the engine
+ * has no clock then, so the rule is taken to be inserted at the first packet that reaches
+ * the match (the bucket is full at that moment either way). Like the kernel, which starts
+ * a new bucket whenever the table is replaced, a newly compiled engine starts full buckets.
+ */
+struct limit_state {
+	bool started;
+	uint64_t prev; /* jiffies of the last update */
+	uint32_t credit, credit_cap, cost;
+};
+
+static int limit_state_init(struct pf_engine *e, const void *data, void *state)
+{
+	const struct limit_info *r = data;
+	struct limit_state *st = state;
+	(void)e;
+	st->credit_cap = user2credits(r->avg * r->burst);
+	st->credit = st->credit_cap;
+	st->cost = user2credits(r->avg);
+	return 0;
+}
+
+static bool limit_match(struct pf_eval *ev, const void *data, void *state)
+{
+	struct limit_state *st = state;
+	uint64_t now = pf_jiffies(ev);
+	(void)data;
+	if (!st->started) {
+		st->started = true;
+		st->prev = now;
+	}
+	uint32_t credit = st->credit + (uint32_t)((now - st->prev) * LIMIT_CPJ);
+	st->prev = now;
+	if (credit > st->credit_cap)
+		credit = st->credit_cap;
+	bool ok = credit >= st->cost;
+	if (ok)
+		credit -= st->cost;
+	st->credit = credit;
+	return ok;
+}
+
 const struct pf_ext pf_match_limit = {
     .name = "limit",
     .kind = PF_EXT_MATCH,
@@ -163,4 +216,7 @@ const struct pf_ext pf_match_limit = {
     .save = limit_save,
     .print = limit_print,
     .check_entry = limit_check_entry,
+    .match = limit_match,
+    .state_size = sizeof(struct limit_state),
+    .state_init = limit_state_init,
 };

@@ -4,7 +4,9 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -81,6 +83,17 @@ static void mac_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	mac_addr(out, d->srcaddr);
 }
 
+/* mac_mt (xt_mac.c): without an Ethernet header (meta->has_mac false) the match fails,
+ * inverted or not; else the source address is compared, then inverted. */
+static bool mac_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct mac_data *d = data;
+	(void)state;
+	if (!ev->meta->has_mac)
+		return false;
+	return (memcmp(ev->meta->src_mac, d->srcaddr, 6) == 0) ^ (d->invert != 0);
+}
+
 const struct pf_ext pf_match_mac = {
     .name = "mac",
     .kind = PF_EXT_MATCH,
@@ -92,4 +105,5 @@ const struct pf_ext pf_match_mac = {
     .final_check = mac_final_check,
     .save = mac_save,
     .print = mac_print,
+    .match = mac_match,
 };

@@ -4,6 +4,7 @@
  */
 #include <stdint.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -85,6 +86,29 @@ static void mark_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	mark_value(out, d->mark, d->mask);
 }
 
+/* mark_mt (xt_mark.c): the packet's mark as it is now (MARK targets of earlier rules
+ * included), masked, compared, then inverted. */
+static bool mark_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct mark_data *d = data;
+	(void)state;
+	return ((ev->mark & d->mask) == d->mark) ^ (d->invert != 0);
+}
+
+/* The hashed matcher's view (ext.h): the masked value when not inverted. */
+static int mark_index(const void *data, const struct pf_rule *rule, struct pf_index_key *k)
+{
+	const struct mark_data *d = data;
+	(void)rule;
+	if (!d->invert) {
+		k->mark = d->mark & d->mask;
+		k->mark_mask = d->mask;
+		if (!(d->mark & ~d->mask))
+			k->flags |= PF_INDEX_EXACT;
+	}
+	return 0;
+}
+
 const struct pf_ext pf_match_mark = {
     .name = "mark",
     .kind = PF_EXT_MATCH,
@@ -95,4 +119,6 @@ const struct pf_ext pf_match_mark = {
     .final_check = mark_final_check,
     .save = mark_save,
     .print = mark_print,
+    .match = mark_match,
+    .index_fields = mark_index,
 };

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -206,6 +207,52 @@ static void multiport_print(const struct pf_print_ctx *ctx, struct pf_strbuf *ou
 	put_list(out, m, ctx->rule->ip.proto, ctx->numeric);
 }
 
+/* ---- evaluation (xt_multiport's multiport_mt, revision 1) ---- */
+
+static bool multiport_ports(const struct multiport_info *m, uint16_t src, uint16_t dst)
+{
+	unsigned n = m->count < MULTI_PORTS ? m->count : MULTI_PORTS;
+	for (unsigned i = 0; i < n; i++) {
+		uint16_t lo = m->ports[i], hi = lo;
+		if (m->pflags[i]) { /* a range takes two slots */
+			if (i + 1 >= MULTI_PORTS)
+				break;
+			hi = m->ports[++i];
+		}
+		bool s = src >= lo && src <= hi, d = dst >= lo && dst <= hi;
+		switch (m->flags) {
+		case MP_SOURCE:
+			if (s)
+				return !m->invert;
+			break;
+		case MP_DESTINATION:
+			if (d)
+				return !m->invert;
+			break;
+		case MP_EITHER:
+			if (s || d)
+				return !m->invert;
+			break;
+		}
+	}
+	return m->invert;
+}
+
+static bool multiport_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct pf_packet *p = ev->pkt;
+	(void)state;
+	if (p->fragoff != 0)
+		return false;
+	/* tcp, udp, udplite, sctp and dccp all start with the two ports */
+	const uint8_t *pp = pf_packet_bytes(p, p->l4_off, 4);
+	if (!pp) {
+		ev->hotdrop = true;
+		return false;
+	}
+	return multiport_ports(data, pf_rd16(pp), pf_rd16(pp + 2));
+}
+
 const struct pf_ext pf_match_multiport = {
     .name = "multiport",
     .kind = PF_EXT_MATCH,
@@ -216,4 +263,5 @@ const struct pf_ext pf_match_multiport = {
     .final_check = multiport_final,
     .save = multiport_save,
     .print = multiport_print,
+    .match = multiport_match,
 };

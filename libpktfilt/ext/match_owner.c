@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -217,6 +218,40 @@ static int owner_check_entry(const struct pf_rule *rule, const void *data, const
 	return 0;
 }
 
+/* owner_mt (xt_owner.c). No socket (a forwarded packet, or meta says none): the match holds
+ * only when every option given is inverted (match == invert; --suppl-groups is never
+ * inverted, so it never holds). A socket: "! --socket-exists" fails. A socket without a file
+ * (meta->sock_without_file): holds when the uid and gid options given are all inverted.
+ * Else the file's fsuid must lie in [uid_min, uid_max], and the fsgid (or, with
+ * --suppl-groups, one of the supplementary groups) in [gid_min, gid_max], each inverted by
+ * its "!". */
+static bool owner_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct owner_data *d = data;
+	const struct pf_packet_meta *m = ev->meta;
+	(void)state;
+	if (!m->has_uid && !m->sock_without_file)
+		return (d->match ^ d->invert) == 0;
+	if (d->match & d->invert & OW_SOCKET)
+		return false;
+	if (!m->has_uid)
+		return ((d->match ^ d->invert) & (OW_UID | OW_GID)) == 0;
+	if (d->match & OW_UID) {
+		bool in = m->uid >= d->uid_min && m->uid <= d->uid_max;
+		if (in == ((d->invert & OW_UID) != 0))
+			return false;
+	}
+	if (d->match & OW_GID) {
+		bool in = m->gid >= d->gid_min && m->gid <= d->gid_max;
+		if (!in && (d->match & OW_SUPPL_GROUPS) && m->groups)
+			for (unsigned i = 0; i < m->ngroups && !in; i++)
+				in = m->groups[i] >= d->gid_min && m->groups[i] <= d->gid_max;
+		if (in == ((d->invert & OW_GID) != 0))
+			return false;
+	}
+	return true;
+}
+
 const struct pf_ext pf_match_owner = {
     .name = "owner",
     .kind = PF_EXT_MATCH,
@@ -229,4 +264,5 @@ const struct pf_ext pf_match_owner = {
     .save = owner_save,
     .print = owner_print,
     .check_entry = owner_check_entry,
+    .match = owner_match,
 };

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -161,6 +162,57 @@ static int physdev_check_entry(const struct pf_rule *rule, const void *data, con
 	return 0;
 }
 
+/* ifname_compare_aligned: the device name, zero-padded to IFNAMSIZ, against the rule's name
+ * under its mask ("+" wildcards mask the rest). */
+static bool physdev_name_differs(const char *dev, const char *name, const unsigned char *mask)
+{
+	char buf[PHYS_IFNAMSIZ] = {0};
+	size_t n = strlen(dev);
+	memcpy(buf, dev, n < PHYS_IFNAMSIZ - 1 ? n : PHYS_IFNAMSIZ - 1);
+	unsigned char diff = 0;
+	for (int i = 0; i < PHYS_IFNAMSIZ; i++)
+		diff |= (unsigned char)((buf[i] ^ name[i]) & mask[i]);
+	return diff != 0;
+}
+
+/* physdev_mt (xt_physdev.c). A packet that did not cross a bridge (neither meta->physdev_in
+ * nor physdev_out) matches only when every option given is inverted. Else: --physdev-is-
+ * bridged tests for a bridge output port, --physdev-is-in/--physdev-is-out for the ports;
+ * --physdev-in is skipped when there is no input port (a kernel quirk kept); --physdev-out
+ * fails without an output port, inverted or not. */
+static bool physdev_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct physdev_data *d = data;
+	(void)state;
+	const char *indev = ev->meta->physdev_in, *outdev = ev->meta->physdev_out;
+	if (indev && !indev[0])
+		indev = NULL;
+	if (outdev && !outdev[0])
+		outdev = NULL;
+	if (!indev && !outdev) {
+		static const uint8_t ops[] = {PD_BRIDGED, PD_ISIN, PD_ISOUT, PD_IN, PD_OUT};
+		for (size_t i = 0; i < sizeof(ops); i++)
+			if ((d->bitmask & ops[i]) && !(d->invert & ops[i]))
+				return false;
+		return true;
+	}
+	if ((d->bitmask & PD_BRIDGED) && (outdev != NULL) == ((d->invert & PD_BRIDGED) != 0))
+		return false;
+	if ((d->bitmask & PD_ISIN) && (indev == NULL) != ((d->invert & PD_ISIN) != 0))
+		return false;
+	if ((d->bitmask & PD_ISOUT) && (outdev == NULL) != ((d->invert & PD_ISOUT) != 0))
+		return false;
+	if ((d->bitmask & PD_IN) && indev &&
+	    !physdev_name_differs(indev, d->physindev, d->in_mask) == ((d->invert & PD_IN) != 0))
+		return false;
+	if (!(d->bitmask & PD_OUT))
+		return true;
+	if (!outdev)
+		return false;
+	return physdev_name_differs(outdev, d->physoutdev, d->out_mask) ==
+	       ((d->invert & PD_OUT) != 0);
+}
+
 const struct pf_ext pf_match_physdev = {
     .name = "physdev",
     .kind = PF_EXT_MATCH,
@@ -172,4 +224,5 @@ const struct pf_ext pf_match_physdev = {
     .save = physdev_save,
     .print = physdev_print,
     .check_entry = physdev_check_entry,
+    .match = physdev_match,
 };

@@ -2,9 +2,11 @@
  * match_pkttype.c - "-m pkttype --pkt-type TYPE": match the link-layer packet type
  * (unicast, broadcast, multicast, otherhost) as libxt_pkttype does.
  */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -13,6 +15,7 @@
 #define PKT_BROADCAST 1
 #define PKT_MULTICAST 2
 #define PKT_OTHERHOST 3
+#define PKT_LOOPBACK 5
 
 enum { O_PKTTYPE = 0 };
 
@@ -88,6 +91,18 @@ static void pkttype_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pkttype_name(out, d->pkttype);
 }
 
+/* pkttype_mt (xt_pkttype.c): skb->pkt_type (meta->pkt_type), except that a looped-back
+ * packet is multicast when its destination is 224.0.0.0/4 and broadcast otherwise. */
+static bool pkttype_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct pkttype_data *d = data;
+	(void)state;
+	int32_t type = ev->meta->pkt_type;
+	if (type == PKT_LOOPBACK)
+		type = (ntohl(ev->pkt->daddr) >> 28) == 14 ? PKT_MULTICAST : PKT_BROADCAST;
+	return (type == d->pkttype) ^ (d->invert != 0);
+}
+
 const struct pf_ext pf_match_pkttype = {
     .name = "pkttype",
     .kind = PF_EXT_MATCH,
@@ -98,4 +113,5 @@ const struct pf_ext pf_match_pkttype = {
     .final_check = pkttype_final_check,
     .save = pkttype_save,
     .print = pkttype_print,
+    .match = pkttype_match,
 };

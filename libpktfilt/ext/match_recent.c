@@ -5,12 +5,15 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
+#include "ext/jiffies.h"
 #include "language/xtutil.h"
 #include "model/model.h"
 
@@ -269,6 +272,293 @@ static int recent_check_entry(const struct pf_rule *rule, const void *data, cons
 	return 0;
 }
 
+/*
+ * Evaluation, as xt_recent.
+ *
+ * Lists are shared by name by every rule of the engine (the kernel shares them by name in a
+ * network namespace). A list is created by the first rule naming it, in the engine's order
+ * (tables raw, mangle, nat, filter, security; chains and rules in order), and keeps that
+ * rule's --mask, as the kernel keeps the mask of the rule that created the list. It holds
+ * at most ip_list_tot = 100 addresses (the module's default): adding one more first drops
+ * the least recently set/updated address. Each address remembers its last N packet times,
+ * N = the power of two at or above the largest --hitcount of the rules using the list (32
+ * without one), as the kernel sizes it (a ring; a rule with a larger hitcount flushes and
+ * enlarges the list when it is inserted, before any packet here). Times are jiffies
+ * (jiffies.h). All memory is allocated when the engine is compiled.
+ *
+ * Per packet: the address (source, or destination with --rdest) is masked with the list's
+ * mask and looked up; with --rttl only an entry of the same TTL (or one recorded with TTL
+ * 0) is found. The TTL is taken as seen before forwarding: +1 when the packet has an output
+ * interface and no local socket (the kernel's xt_out && !skb->sk), i.e. in FORWARD and in
+ * POSTROUTING for packets without meta->has_uid (locally generated packets should carry
+ * has_uid there). Not found: --set adds the address (with the packet's time) and matches,
+ * the others do not match. Found: --set matches and records the time; --remove deletes it
+ * and matches; --rcheck/--update count the recorded times not older than --seconds
+ * (time_after(now - seconds * HZ, stamp), the product in 32 bits as in the kernel) and
+ * match at the first --hitcount-th (or the first at all); --reap then drops the least
+ * recently updated address of the list if its newest time is older than --seconds (unless
+ * it is the entry an --update is about to refresh); --update records the time when the
+ * rule's result is true. "!" inverts the result (and so also which --update records).
+ *
+ * A list lives while some rule of the engine names it, as in the kernel; but the kernel's
+ * lists also survive the replacement of a table (the new rules take them over), which here
+ * is a new engine with new lists, and /proc/net/xt_recent can edit them.
+ */
+#define RECENT_LIST_TOT 100  /* ip_list_tot */
+#define RECENT_HASH_SIZE 128 /* 1 << fls(ip_list_tot) */
+
+struct recent_entry {
+	uint32_t addr; /* masked, network order */
+	uint8_t ttl;
+	uint16_t index, nstamps; /* the kernel's u16 fields */
+	int16_t hnext;		 /* hash chain, or the free list */
+	int16_t lru_prev, lru_next;
+};
+
+struct recent_table {
+	bool ready;
+	uint32_t mask;
+	uint16_t nstamps_mask; /* the kernel's nstamps_max_mask */
+	unsigned entries, refcnt;
+	int16_t lru_head, lru_tail; /* head: least recently used */
+	int16_t free_head;
+	int16_t hash[RECENT_HASH_SIZE];
+	struct recent_entry ent[RECENT_LIST_TOT];
+	uint64_t *stamps; /* RECENT_LIST_TOT rings of nstamps_mask + 1 jiffies */
+};
+
+struct recent_state {
+	struct recent_table *t;
+};
+
+static unsigned recent_hash(uint32_t addr)
+{
+	return (unsigned)((addr * 0x9E3779B1u) >> 25) & (RECENT_HASH_SIZE - 1);
+}
+
+static uint64_t *recent_stamps(struct recent_table *t, int i)
+{
+	return t->stamps + (size_t)i * ((size_t)t->nstamps_mask + 1);
+}
+
+/* Empty the list (recent_table_flush). */
+static void recent_flush(struct recent_table *t)
+{
+	t->entries = 0;
+	t->lru_head = t->lru_tail = -1;
+	for (unsigned i = 0; i < RECENT_HASH_SIZE; i++)
+		t->hash[i] = -1;
+	for (int i = 0; i < RECENT_LIST_TOT; i++)
+		t->ent[i].hnext = (int16_t)(i + 1 < RECENT_LIST_TOT ? i + 1 : -1);
+	t->free_head = 0;
+}
+
+static void recent_table_destroy(void *obj)
+{
+	struct recent_table *t = obj;
+	free(t->stamps);
+	t->stamps = NULL;
+}
+
+static void lru_unlink(struct recent_table *t, int i)
+{
+	struct recent_entry *e = &t->ent[i];
+	if (e->lru_prev >= 0)
+		t->ent[e->lru_prev].lru_next = e->lru_next;
+	else
+		t->lru_head = e->lru_next;
+	if (e->lru_next >= 0)
+		t->ent[e->lru_next].lru_prev = e->lru_prev;
+	else
+		t->lru_tail = e->lru_prev;
+}
+
+static void lru_append(struct recent_table *t, int i)
+{
+	struct recent_entry *e = &t->ent[i];
+	e->lru_next = -1;
+	e->lru_prev = t->lru_tail;
+	if (t->lru_tail >= 0)
+		t->ent[t->lru_tail].lru_next = (int16_t)i;
+	else
+		t->lru_head = (int16_t)i;
+	t->lru_tail = (int16_t)i;
+}
+
+static int recent_lookup(const struct recent_table *t, uint32_t addr, uint8_t ttl)
+{
+	for (int i = t->hash[recent_hash(addr)]; i >= 0; i = t->ent[i].hnext) {
+		const struct recent_entry *e = &t->ent[i];
+		if (e->addr == addr && (ttl == e->ttl || ttl == 0 || e->ttl == 0))
+			return i;
+	}
+	return -1;
+}
+
+static void recent_remove(struct recent_table *t, int i)
+{
+	int16_t *pp = &t->hash[recent_hash(t->ent[i].addr)];
+	while (*pp != i)
+		pp = &t->ent[*pp].hnext;
+	*pp = t->ent[i].hnext;
+	lru_unlink(t, i);
+	t->ent[i].hnext = t->free_head;
+	t->free_head = (int16_t)i;
+	t->entries--;
+}
+
+/* recent_entry_init: the list is full: drop its oldest entry first. */
+static int recent_add(struct recent_table *t, uint32_t addr, uint8_t ttl, uint64_t now)
+{
+	if (t->entries >= RECENT_LIST_TOT)
+		recent_remove(t, t->lru_head);
+	int i = t->free_head;
+	struct recent_entry *e = &t->ent[i];
+	t->free_head = e->hnext;
+	e->addr = addr;
+	e->ttl = ttl;
+	e->index = 1;
+	e->nstamps = 1;
+	recent_stamps(t, i)[0] = now;
+	unsigned h = recent_hash(addr);
+	/* list_add_tail on the bucket: append */
+	int16_t *pp = &t->hash[h];
+	while (*pp >= 0)
+		pp = &t->ent[*pp].hnext;
+	*pp = (int16_t)i;
+	e->hnext = -1;
+	lru_append(t, i);
+	t->entries++;
+	return i;
+}
+
+static void recent_update(struct recent_table *t, int i, uint64_t now)
+{
+	struct recent_entry *e = &t->ent[i];
+	e->index &= t->nstamps_mask;
+	recent_stamps(t, i)[e->index++] = now; /* u16: 65536 wraps to 0, as in the kernel */
+	if (e->index > e->nstamps)
+		e->nstamps = e->index;
+	lru_unlink(t, i);
+	lru_append(t, i);
+}
+
+/* The newest time of entry i: stamps[index - 1]. When the u16 index has wrapped to 0 (a
+ * ring of 65536), the kernel reads the word before the array: on x86-64 the entry's family
+ * (2, IPv4), TTL, index and nstamps fields. */
+static uint64_t recent_newest(struct recent_table *t, int i)
+{
+	const struct recent_entry *e = &t->ent[i];
+	if (e->index == 0)
+		return 2u | ((uint64_t)e->ttl << 16) | ((uint64_t)e->nstamps << 48);
+	return recent_stamps(t, i)[e->index - 1];
+}
+
+static int recent_state_init(struct pf_engine *eng, const void *data, void *state)
+{
+	const struct recent_info *info = data;
+	struct recent_state *st = state;
+	char key[80];
+	pf_shared_name_key(info->name, key);
+	struct recent_table *t =
+	    pf_engine_shared(eng, "recent", key, sizeof(struct recent_table), recent_table_destroy);
+	if (!t)
+		return -1;
+	/* recent_mt_check: the ring size (ip_pkt_list_tot is 0 by default). */
+	uint32_t want = 31;
+	if (info->hit_count) {
+		want = 1;
+		while (want < info->hit_count)
+			want <<= 1;
+		want -= 1;
+	}
+	if (!t->ready || want > t->nstamps_mask) {
+		/* a new list, or a larger ring: the kernel flushes the list */
+		uint64_t *stamps =
+		    calloc((size_t)RECENT_LIST_TOT * ((size_t)want + 1), sizeof(*stamps));
+		if (!stamps)
+			return -1;
+		free(t->stamps);
+		t->stamps = stamps;
+		if (!t->ready)
+			t->mask = info->mask[0];
+		t->nstamps_mask = (uint16_t)want;
+		recent_flush(t);
+		t->ready = true;
+	}
+	t->refcnt++;
+	st->t = t;
+	return 0;
+}
+
+/* recent_mt_destroy: the last rule naming the list deletes it (a later rule creates a new
+ * one, with its own mask). */
+static void recent_state_free(struct pf_engine *eng, void *state)
+{
+	struct recent_table *t = ((struct recent_state *)state)->t;
+	(void)eng;
+	if (t && --t->refcnt == 0) {
+		recent_table_destroy(t);
+		t->ready = false;
+	}
+}
+
+static bool recent_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct recent_info *info = data;
+	struct recent_table *t = ((struct recent_state *)state)->t;
+	const struct pf_packet *p = ev->pkt;
+	uint64_t now = pf_jiffies(ev);
+	bool ret = info->invert != 0;
+	uint32_t addr = (info->side == RC_DEST ? p->daddr : p->saddr) & t->mask;
+	const uint8_t *ttlp = pf_packet_bytes(p, 8, 1);
+	uint8_t ttl = ttlp ? *ttlp : p->ttl;
+	/* the TTL as seen before forwarding */
+	if (ev->out[0] != '\0' && ev->hook != PF_NF_LOCAL_OUT && !ev->meta->has_uid)
+		ttl++;
+
+	int i = recent_lookup(t, addr, (info->check_set & RC_TTL) ? ttl : 0);
+	if (i < 0) {
+		if (!(info->check_set & RC_SET))
+			return ret;
+		recent_add(t, addr, ttl, now);
+		return !ret;
+	}
+	if (info->check_set & RC_SET) {
+		ret = !ret;
+	} else if (info->check_set & RC_REMOVE) {
+		recent_remove(t, i);
+		return !ret;
+	} else if (info->check_set & (RC_CHECK | RC_UPDATE)) {
+		uint64_t time = now - (uint32_t)(info->seconds * PF_HZ);
+		const struct recent_entry *e = &t->ent[i];
+		const uint64_t *stamps = recent_stamps(t, i);
+		unsigned hits = 0;
+		for (unsigned k = 0; k < e->nstamps; k++) {
+			if (info->seconds && pf_time_after(time, stamps[k]))
+				continue;
+			if (!info->hit_count || ++hits >= info->hit_count) {
+				ret = !ret;
+				break;
+			}
+		}
+		if (info->check_set & RC_REAP) {
+			int old = t->lru_head;
+			bool keep = old == i && (info->check_set & RC_UPDATE) && ret;
+			if (!keep && pf_time_after(time, recent_newest(t, old))) {
+				recent_remove(t, old);
+				if (old == i)
+					return ret; /* nothing left to update */
+			}
+		}
+	}
+	if ((info->check_set & RC_SET) || ((info->check_set & RC_UPDATE) && ret)) {
+		recent_update(t, i, now);
+		t->ent[i].ttl = ttl;
+	}
+	return ret;
+}
+
 const struct pf_ext pf_match_recent = {
     .name = "recent",
     .kind = PF_EXT_MATCH,
@@ -281,4 +571,8 @@ const struct pf_ext pf_match_recent = {
     .save = recent_save,
     .print = recent_print,
     .check_entry = recent_check_entry,
+    .match = recent_match,
+    .state_size = sizeof(struct recent_state),
+    .state_init = recent_state_init,
+    .state_free = recent_state_free,
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -226,7 +227,8 @@ static void put_chunk_flags(struct pf_strbuf *out, unsigned type, uint8_t flag, 
 	if (mask)
 		pf_sb_putc(out, ':');
 	if (type >= N_CHUNKS)
-		return; /* iptables indexes its name table by type: only types below N_CHUNKS have flags */
+		return; /* iptables indexes its name table by type: only types below N_CHUNKS have
+			   flags */
 	for (int i = 7; i >= 0; i--) {
 		if (!(mask & (1u << i)))
 			continue;
@@ -355,6 +357,106 @@ static void sctp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	}
 }
 
+/* ---- evaluation (xt_sctp's sctp_mt and match_packet) ---- */
+
+/* The flags test of the first flag entry for this chunk type (none: any flags). The entry holds
+ * what iptables stored: the index in its name table, which is not the type from I_DATA on. */
+static bool chunk_flags_ok(const struct sctp_info *s, uint8_t type, uint8_t flags)
+{
+	int n = s->flag_count < SCTP_NUM_FLAGS ? s->flag_count : SCTP_NUM_FLAGS;
+	for (int i = 0; i < n; i++)
+		if (s->flag_info[i].chunktype == type)
+			return (flags & s->flag_info[i].flag_mask) == s->flag_info[i].flag;
+	return true;
+}
+
+/*
+ * The chunk walk. The kernel's chunk map has 64 words (256 / sizeof(u32)), of which only the
+ * first 8 name chunk types; iptables' "ALL" list sets all 64, so for "all ALL" the words past
+ * the 8th stay set and the match never succeeds (seen on 6.18: not even with a packet holding
+ * all 256 chunk types). We keep 8 words: a map whose 8 words are all ones came from "ALL"
+ * (the named chunks cannot fill it) and has those phantom bits.
+ */
+static bool sctp_chunks(struct pf_eval *ev, const struct sctp_info *s, size_t off)
+{
+	const struct pf_packet *p = ev->pkt;
+	uint32_t left[256 / 32];
+	bool phantom = true;
+	for (unsigned w = 0; w < 256 / 32; w++) {
+		left[w] = s->chunkmap[w];
+		if (s->chunkmap[w] != 0xFFFFFFFFu)
+			phantom = false;
+	}
+	do {
+		const uint8_t *ch = pf_packet_bytes(p, off, 4);
+		if (!ch || pf_rd16(ch + 2) == 0) { /* chunk header cut off, or length 0 */
+			ev->hotdrop = true;
+			return false;
+		}
+		uint8_t type = ch[0], flags = ch[1];
+		off += ((size_t)pf_rd16(ch + 2) + 3) & ~(size_t)3;
+		if (map_isset(s->chunkmap, type)) {
+			switch (s->chunk_match_type) {
+			case MATCH_ANY:
+				if (chunk_flags_ok(s, type, flags))
+					return true;
+				break;
+			case MATCH_ALL:
+				if (chunk_flags_ok(s, type, flags))
+					left[type / 32] &= ~(1u << (type % 32));
+				break;
+			case MATCH_ONLY:
+				if (!chunk_flags_ok(s, type, flags))
+					return false;
+				break;
+			}
+		} else if (s->chunk_match_type == MATCH_ONLY) {
+			return false;
+		}
+	} while (off < p->len);
+	switch (s->chunk_match_type) {
+	case MATCH_ALL:
+		if (phantom)
+			return false;
+		for (unsigned w = 0; w < 256 / 32; w++)
+			if (left[w])
+				return false;
+		return true;
+	case MATCH_ONLY:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool sctp_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct sctp_info *s = data;
+	const struct pf_packet *p = ev->pkt;
+	(void)state;
+	if (p->fragoff != 0)
+		return false;
+	const uint8_t *sh = pf_packet_bytes(p, p->l4_off, 12);
+	if (!sh) { /* first fragment without the whole common header */
+		ev->hotdrop = true;
+		return false;
+	}
+	uint16_t sport = pf_rd16(sh), dport = pf_rd16(sh + 2);
+	if ((s->flags & SCTP_SRC_PORTS) &&
+	    (sport >= s->spts[0] && sport <= s->spts[1]) == !!(s->invflags & SCTP_SRC_PORTS))
+		return false;
+	if ((s->flags & SCTP_DEST_PORTS) &&
+	    (dport >= s->dpts[0] && dport <= s->dpts[1]) == !!(s->invflags & SCTP_DEST_PORTS))
+		return false;
+	if (s->flags & SCTP_CHUNK_TYPES) {
+		/* a walk that sets hotdrop says no; inverted, the match then says yes (the
+		 * kernel counts the rule, then drops) */
+		if (sctp_chunks(ev, s, p->l4_off + 12u) == !!(s->invflags & SCTP_CHUNK_TYPES))
+			return false;
+	}
+	return true;
+}
+
 const struct pf_ext pf_match_sctp = {
     .name = "sctp",
     .kind = PF_EXT_MATCH,
@@ -366,4 +468,5 @@ const struct pf_ext pf_match_sctp = {
     .parse = sctp_parse,
     .save = sctp_save,
     .print = sctp_print,
+    .match = sctp_match,
 };

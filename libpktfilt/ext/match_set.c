@@ -2,7 +2,7 @@
  * match_set.c - the set match (--match-set NAME src,dst and its flags), as libxt_set
  * revision 4. IP sets live in the kernel (ipset): as iptables does, a --match-set asks the
  * kernel of the current network namespace whether the set exists and refuses it otherwise
- * ("Set NAME doesn't exist."). Set membership is not evaluated by pktfilt yet.
+ * ("Set NAME doesn't exist."). Membership is the caller's: pf_engine_config.set_test.
  */
 #include <errno.h>
 #include <linux/netfilter.h>
@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -230,6 +231,36 @@ static void set_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	put_info(out, ctx->data, "--match-set", "--");
 }
 
+/* set_match_v4 (xt_set.c): the set's test (ipset's ip_set_test, which compares the counters
+ * and applies --return-nomatch) answered by the caller's set_test, then inverted with "!".
+ * Without a set_test callback pktfilt holds no sets: the match is false, inverted or not. */
+static bool set_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct set_info *info = data;
+	(void)state;
+	const struct pf_engine_config *cfg = pf_eval_config(ev);
+	if (!cfg->set_test)
+		return false;
+	struct pf_set_query q = {
+	    .name = info->name,
+	    .dim = info->dim,
+	    .dirs = info->dirs,
+	    .flags = info->flags,
+	    .packets_op = info->packets_op,
+	    .bytes_op = info->bytes_op,
+	    .packets = info->packets,
+	    .bytes = info->bytes,
+	    .pkt = ev->pkt->data,
+	    .len = ev->pkt->len,
+	    .in = ev->in,
+	    .out = ev->out,
+	    .mark = ev->mark,
+	    .meta = ev->meta,
+	};
+	bool hit = cfg->set_test(cfg->set_opaque, &q) > 0;
+	return hit ^ ((info->match_flags & SET_INV_MATCH) != 0);
+}
+
 const struct pf_ext pf_match_set = {
     .name = "set",
     .kind = PF_EXT_MATCH,
@@ -240,4 +271,5 @@ const struct pf_ext pf_match_set = {
     .final_check = set_final,
     .save = set_save,
     .print = set_print,
+    .match = set_match,
 };

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
+#include "ext/ct_view.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 
@@ -117,6 +119,18 @@ static void state_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	state_list(out, d->state_mask);
 }
 
+/* iptables sends -m state as the conntrack match (revision 3) with only its state test:
+ * conntrack_mt (xt_conntrack.c) then matches when the packet's state bit is in the mask,
+ * inverted by "!". The state is ct_view.h's: UNTRACKED, INVALID (no entry, raw table), or
+ * the entry's NEW/ESTABLISHED/RELATED whatever the direction. */
+static bool state_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct state_data *d = data;
+	(void)state;
+	struct pf_ct_view v = pf_ct_view_get(ev);
+	return ((d->state_mask & v.statebit) != 0) ^ (d->invert != 0);
+}
+
 const struct pf_ext pf_match_state = {
     .name = "state",
     .kind = PF_EXT_MATCH,
@@ -127,5 +141,6 @@ const struct pf_ext pf_match_state = {
     .final_check = state_final_check,
     .save = state_save,
     .print = state_print,
+    .match = state_match,
     .needs_conntrack = true,
 };

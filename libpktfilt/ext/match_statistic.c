@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -149,6 +150,48 @@ static void statistic_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out
 	put_match(out, ctx->data, "--");
 }
 
+/*
+ * Evaluation, as xt_statistic: random mode matches when the low 31 bits of a 32-bit random
+ * number are below probability (p * 2^31); the kernel draws get_random_u32(), we draw
+ * pf_eval_random() (the engine's generator, deterministic for the configured seed). Nth
+ * mode keeps one counter per rule, started at every - packet when the rule is inserted
+ * (when the engine is compiled): each packet advances it (every wraps to 0) and the packet
+ * matches when it becomes 0, so --every n --packet p matches packets p+1, p+1+n, ... The
+ * kernel's counter is an atomic shared by all CPUs; one engine is used by one thread.
+ * "!" inverts both modes.
+ */
+struct statistic_state {
+	uint32_t count;
+};
+
+static int statistic_state_init(struct pf_engine *e, const void *data, void *state)
+{
+	const struct statistic_info *info = data;
+	struct statistic_state *st = state;
+	(void)e;
+	st->count = info->count;
+	return 0;
+}
+
+static bool statistic_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct statistic_info *info = data;
+	struct statistic_state *st = state;
+	bool ret = (info->flags & ST_INVERT) != 0;
+	switch (info->mode) {
+	case ST_MODE_RANDOM:
+		if ((pf_eval_random(ev) & 0x7FFFFFFFu) < info->u.probability)
+			ret = !ret;
+		break;
+	case ST_MODE_NTH:
+		st->count = st->count == info->u.every ? 0 : st->count + 1;
+		if (st->count == 0)
+			ret = !ret;
+		break;
+	}
+	return ret;
+}
+
 const struct pf_ext pf_match_statistic = {
     .name = "statistic",
     .kind = PF_EXT_MATCH,
@@ -160,4 +203,7 @@ const struct pf_ext pf_match_statistic = {
     .final_check = statistic_final,
     .save = statistic_save,
     .print = statistic_print,
+    .match = statistic_match,
+    .state_size = sizeof(struct statistic_state),
+    .state_init = statistic_state_init,
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -231,6 +232,98 @@ static void tcp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	}
 }
 
+/* ---- evaluation (xt_tcpudp's tcp_mt) ---- */
+
+static bool port_in(uint16_t port, const uint16_t range[2], bool invert)
+{
+	return (port >= range[0] && port <= range[1]) != invert;
+}
+
+/* The option walk of tcp_find_option over the optlen bytes after the fixed header. */
+static bool tcp_has_option(struct pf_eval *ev, size_t optoff, size_t optlen, uint8_t option,
+			   bool invert)
+{
+	if (optlen == 0)
+		return invert;
+	const uint8_t *op = pf_packet_bytes(ev->pkt, optoff, optlen);
+	if (!op) { /* options cut off by the end of the packet */
+		ev->hotdrop = true;
+		return false;
+	}
+	size_t i = 0;
+	while (i < optlen) {
+		if (op[i] == option)
+			return !invert;
+		if (op[i] < 2) { /* EOL and NOP are one byte */
+			i++;
+			continue;
+		}
+		if (i + 1 >= optlen)
+			break;
+		i += op[i + 1] ? op[i + 1] : 1;
+	}
+	return invert;
+}
+
+static bool tcp_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct tcp_info *t = data;
+	const struct pf_packet *p = ev->pkt;
+	(void)state;
+	if (p->fragoff != 0) {
+		/* A fragment at offset 8 bytes could rewrite the flags of the first one: the
+		 * kernel drops it. Any other non-first fragment just does not match. */
+		if (p->fragoff == 1)
+			ev->hotdrop = true;
+		return false;
+	}
+	const uint8_t *th = pf_packet_bytes(p, p->l4_off, 20);
+	if (!th) { /* first fragment without a whole TCP header */
+		ev->hotdrop = true;
+		return false;
+	}
+	if (!port_in(pf_rd16(th), t->spts, t->invflags & TCP_INV_SRCPT) ||
+	    !port_in(pf_rd16(th + 2), t->dpts, t->invflags & TCP_INV_DSTPT))
+		return false;
+	if (((th[13] & t->flg_mask) == t->flg_cmp) == !!(t->invflags & TCP_INV_FLAGS))
+		return false;
+	if (t->option) {
+		size_t doff = (size_t)(th[12] >> 4) * 4;
+		if (doff < 20) {
+			ev->hotdrop = true;
+			return false;
+		}
+		if (!tcp_has_option(ev, p->l4_off + 20u, doff - 20, t->option,
+				    t->invflags & TCP_INV_OPTION))
+			return false;
+	}
+	return true;
+}
+
+/* The hashed matcher's view (ext.h): the port ranges when not inverted. With -p tcp the
+ * header is whole on the packets the index is used for, so the ports reject before the flags;
+ * --tcp-option may hotdrop after them. Ports alone are all the match looks at. */
+static int tcp_index(const void *data, const struct pf_rule *rule, struct pf_index_key *k)
+{
+	const struct tcp_info *t = data;
+	if (rule->ip.proto != 6 || (rule->ip.invflags & PF_INV_PROTO))
+		return -1;
+	if (!(t->invflags & TCP_INV_SRCPT)) {
+		k->sport[0] = t->spts[0];
+		k->sport[1] = t->spts[1];
+	}
+	if (!(t->invflags & TCP_INV_DSTPT)) {
+		k->dport[0] = t->dpts[0];
+		k->dport[1] = t->dpts[1];
+	}
+	if (t->option)
+		k->flags |= PF_INDEX_IMPURE;
+	else if (!t->invflags && !t->flg_mask && t->spts[0] <= t->spts[1] &&
+		 t->dpts[0] <= t->dpts[1])
+		k->flags |= PF_INDEX_EXACT; /* ports only */
+	return 0;
+}
+
 const struct pf_ext pf_match_tcp = {
     .name = "tcp",
     .kind = PF_EXT_MATCH,
@@ -242,4 +335,6 @@ const struct pf_ext pf_match_tcp = {
     .parse = tcp_parse,
     .save = tcp_save,
     .print = tcp_print,
+    .match = tcp_match,
+    .index_fields = tcp_index,
 };

@@ -1,7 +1,8 @@
 /*
- * match_tcpmss.c - the tcpmss match: the MSS option of TCP SYN packets in a range
+ * match_tcpmss.c - the tcpmss match: the MSS option of TCP packets in a range
  * (--mss value[:value]), as libxt_tcpmss and the kernel's xt_tcpmss (tcp only).
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -66,6 +67,48 @@ static void tcpmss_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	put_range(out, t);
 }
 
+/* ---- evaluation (xt_tcpmss's tcpmss_mt) ---- */
+
+/*
+ * The kernel reads the TCP header at the transport offset whatever the fragment offset (no
+ * fragment test here), and drops the packet when the header or its options are cut off.
+ */
+static bool tcpmss_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct tcpmss_info *t = data;
+	const struct pf_packet *p = ev->pkt;
+	(void)state;
+	const uint8_t *th = pf_packet_bytes(p, p->l4_off, 20);
+	size_t doff = th ? (size_t)(th[12] >> 4) * 4 : 0;
+	if (!th || doff < 20)
+		goto drop;
+	size_t optlen = doff - 20;
+	if (optlen == 0)
+		return t->invert;
+	const uint8_t *op = pf_packet_bytes(p, p->l4_off + 20u, optlen);
+	if (!op)
+		goto drop;
+	for (size_t i = 0; i < optlen;) {
+		if (op[i] == 2 && optlen - i >= 4 && op[i + 1] == 4) {
+			uint16_t mss = pf_rd16(op + i + 2);
+			return (mss >= t->mss_min && mss <= t->mss_max) != !!t->invert;
+		}
+		if (op[i] < 2) {
+			i++;
+			continue;
+		}
+		/* the kernel reads the length byte just past the options here; any value
+		 * ends the walk */
+		if (i + 1 >= optlen)
+			break;
+		i += op[i + 1] ? op[i + 1] : 1;
+	}
+	return t->invert;
+drop:
+	ev->hotdrop = true;
+	return false;
+}
+
 const struct pf_ext pf_match_tcpmss = {
     .name = "tcpmss",
     .kind = PF_EXT_MATCH,
@@ -77,4 +120,5 @@ const struct pf_ext pf_match_tcpmss = {
     .final_check = tcpmss_final,
     .save = tcpmss_save,
     .print = tcpmss_print,
+    .match = tcpmss_match,
 };

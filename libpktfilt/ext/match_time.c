@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -381,6 +382,68 @@ static void time_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 		pf_sb_puts(out, " --contiguous");
 }
 
+/* ---- evaluation ---- */
+
+#define SECS_PER_DAY 86400
+
+/* The day of the month as xt_time's localtime_3 finds it: the year from a table that ends
+ * with 2039 (later dates count on in 2039's December), then the month from the days before
+ * each month; kept in 8 bits as the kernel keeps it. */
+static uint8_t time_monthday(uint64_t dse)
+{
+	static const uint16_t before_month[2][12] = {
+	    {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334},
+	    {0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335},
+	};
+	unsigned year = 2039;
+	int64_t first;
+	while ((first = days_from_civil(year, 1, 1)) > (int64_t)dse && year > 1970)
+		year--;
+	uint64_t w = dse - (uint64_t)first;
+	bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+	int i = 11;
+	while (i > 0 && before_month[leap][i] > w)
+		i--;
+	return (uint8_t)(w - before_month[leap][i] + 1);
+}
+
+/* time_mt (xt_time.c), on meta->now_ns (the wall clock, UTC) in whole seconds, shifted by the
+ * kernel's timezone with --kerneltz. The date range bounds it; the daytime range holds when
+ * start < stop and the time of day lies in [start, stop], or when start >= stop and it does
+ * not lie strictly between stop and start (across midnight; start == stop: all day). With
+ * --contiguous a time of day up to stop counts as the previous day for the day tests. Then
+ * the weekday (1 Monday .. 7 Sunday) and the day of the month must be in their sets. */
+static bool time_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct time_info *info = data;
+	(void)state;
+	int64_t stamp = (int64_t)(ev->meta->now_ns / 1000000000ull);
+	if (info->flags & TIME_LOCAL_TZ)
+		stamp -= 60 * (int64_t)pf_eval_config(ev)->tz_minuteswest;
+	if (stamp < (int64_t)info->date_start || stamp > (int64_t)info->date_stop)
+		return false;
+	uint32_t daytime = (uint32_t)((uint64_t)stamp % SECS_PER_DAY);
+	if (info->daytime_start < info->daytime_stop) {
+		if (daytime < info->daytime_start || daytime > info->daytime_stop)
+			return false;
+	} else {
+		if (daytime < info->daytime_start && daytime > info->daytime_stop)
+			return false;
+		if ((info->flags & TIME_CONTIGUOUS) && daytime <= info->daytime_stop)
+			stamp -= SECS_PER_DAY;
+	}
+	uint64_t dse = (uint64_t)stamp / SECS_PER_DAY;
+	unsigned weekday = (unsigned)((4 + dse - 1) % 7 + 1); /* 1970-01-01 was a Thursday */
+	if (!(info->weekdays_match & (1u << weekday)))
+		return false;
+	if (info->monthdays_match != TIME_ALL_MONTHDAYS) {
+		uint8_t mday = time_monthday(dse);
+		if (!(info->monthdays_match & (1u << (mday & 31)))) /* x86 shift count */
+			return false;
+	}
+	return true;
+}
+
 const struct pf_ext pf_match_time = {
     .name = "time",
     .kind = PF_EXT_MATCH,
@@ -392,4 +455,5 @@ const struct pf_ext pf_match_time = {
     .final_check = time_final,
     .save = time_save,
     .print = time_print,
+    .match = time_match,
 };

@@ -4,6 +4,7 @@
  */
 #include <strings.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -100,6 +101,15 @@ static void tos_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pf_sb_printf(out, "0x%02x/0x%02x", t->tos_value, t->tos_mask);
 }
 
+/* ---- evaluation (xt_dscp's tos_mt) ---- */
+
+static bool tos_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct tos_info *t = data;
+	(void)state;
+	return ((ev->pkt->data[1] & t->tos_mask) == t->tos_value) != !!t->invert;
+}
+
 const struct pf_ext pf_match_tos = {
     .name = "tos",
     .kind = PF_EXT_MATCH,
@@ -110,4 +120,5 @@ const struct pf_ext pf_match_tos = {
     .final_check = tos_final,
     .save = tos_save,
     .print = tos_print,
+    .match = tos_match,
 };

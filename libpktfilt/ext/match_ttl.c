@@ -3,6 +3,7 @@
  * greater than a value (--ttl-eq, ! --ttl-eq, --ttl-lt, --ttl-gt), as libipt_ttl and the
  * kernel's ipt_ttl.
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -116,6 +117,27 @@ static void ttl_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	pf_sb_printf(out, " %u", t->ttl);
 }
 
+/* ---- evaluation (xt_hl's ttl_mt) ---- */
+
+static bool ttl_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct ttl_info *t = data;
+	uint8_t ttl = ev->pkt->data[8];
+	(void)state;
+	switch (t->mode) {
+	case TTL_EQ:
+		return ttl == t->ttl;
+	case TTL_NE:
+		return ttl != t->ttl;
+	case TTL_LT:
+		return ttl < t->ttl;
+	case TTL_GT:
+		return ttl > t->ttl;
+	default:
+		return false;
+	}
+}
+
 const struct pf_ext pf_match_ttl = {
     .name = "ttl",
     .kind = PF_EXT_MATCH,
@@ -126,4 +148,5 @@ const struct pf_ext pf_match_ttl = {
     .final_check = ttl_final,
     .save = ttl_save,
     .print = ttl_print,
+    .match = ttl_match,
 };

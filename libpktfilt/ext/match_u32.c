@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -213,7 +214,7 @@ static void u32_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	u32_dump(out, data);
 }
 
-/* xt_u32's checkentry: the counts must fit the arrays. */
+/* xt_u32's checkentry: the counts must fit the arrays, the shifts the 32-bit value. */
 static int u32_check_entry(const struct pf_rule *rule, const void *data, const char *table,
 			   unsigned hooks)
 {
@@ -223,10 +224,82 @@ static int u32_check_entry(const struct pf_rule *rule, const void *data, const c
 	(void)hooks;
 	if (d->ntests > U32_MAXSIZE + 1)
 		return EINVAL;
-	for (unsigned i = 0; i < d->ntests; i++)
-		if (d->tests[i].nnums > U32_MAXSIZE + 1 || d->tests[i].nvalues > U32_MAXSIZE + 1)
+	for (unsigned i = 0; i < d->ntests; i++) {
+		const struct u32_test *ct = &d->tests[i];
+		if (ct->nnums > U32_MAXSIZE + 1 || ct->nvalues > U32_MAXSIZE + 1)
 			return EINVAL;
+		/* Linux 6.18.40 and later refuse shifts of 32 bits or more (seen on 6.18.44) */
+		for (unsigned j = 1; j < ct->nnums; j++)
+			if ((ct->location[j].nextop == U32_LEFTSH ||
+			     ct->location[j].nextop == U32_RIGHTSH) &&
+			    ct->location[j].number >= 32)
+				return EINVAL;
+	}
 	return 0;
+}
+
+/* ---- evaluation (xt_u32's u32_match_it) ---- */
+
+static uint32_t rd32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/*
+ * Every test must hold. A location starts with a word read at its first number; "&", "<<"
+ * and ">>" change the value; "@" moves the base forward by the value and reads the word at
+ * base + number. A read past the packet (skb->len: the IP total length) makes the whole
+ * match false (before inversion), as do a base that wraps around.
+ */
+static bool u32_tests(const struct u32_info *d, const struct pf_packet *p)
+{
+	uint32_t len = (uint32_t)p->len;
+	unsigned ntests = d->ntests <= U32_MAXSIZE + 1 ? d->ntests : U32_MAXSIZE + 1;
+	for (unsigned t = 0; t < ntests; t++) {
+		const struct u32_test *ct = &d->tests[t];
+		uint32_t at = 0, pos = ct->location[0].number;
+		if (len < 4 || pos > len - 4)
+			return false;
+		uint32_t val = rd32(p->data + pos);
+		unsigned nnums = ct->nnums <= U32_MAXSIZE + 1 ? ct->nnums : U32_MAXSIZE + 1;
+		for (unsigned i = 1; i < nnums; i++) {
+			uint32_t number = ct->location[i].number;
+			switch (ct->location[i].nextop) {
+			case U32_AND:
+				val &= number;
+				break;
+			case U32_LEFTSH: /* below 32: checked at commit */
+				val <<= (number & 31);
+				break;
+			case U32_RIGHTSH:
+				val >>= (number & 31);
+				break;
+			case U32_AT:
+				if (at + val < at)
+					return false;
+				at += val;
+				pos = number;
+				if (at + 4 < at || len < at + 4 || pos > len - at - 4)
+					return false;
+				val = rd32(p->data + at + pos);
+				break;
+			}
+		}
+		unsigned nvals = ct->nvalues <= U32_MAXSIZE + 1 ? ct->nvalues : U32_MAXSIZE + 1, i;
+		for (i = 0; i < nvals; i++)
+			if (ct->value[i].min <= val && val <= ct->value[i].max)
+				break;
+		if (i >= nvals)
+			return false;
+	}
+	return true;
+}
+
+static bool u32_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct u32_info *d = data;
+	(void)state;
+	return u32_tests(d, ev->pkt) != !!d->invert;
 }
 
 const struct pf_ext pf_match_u32 = {
@@ -240,4 +313,5 @@ const struct pf_ext pf_match_u32 = {
     .save = u32_save,
     .print = u32_print,
     .check_entry = u32_check_entry,
+    .match = u32_match,
 };

@@ -2,6 +2,7 @@
  * match_udp.c - the udp match (-p udp / -m udp): source and destination port ranges, as
  * libxt_udp (guided options, XTTYPE_PORTRC) and the kernel's xt_tcpudp.
  */
+#include "engine/eval.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -100,6 +101,49 @@ static void udp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	list_ports(out, "dpt", u->dpts, u->invflags & UDP_INV_DSTPT, ctx->numeric);
 }
 
+/* ---- evaluation (xt_tcpudp's udp_mt, also for udplite) ---- */
+
+static bool port_in(uint16_t port, const uint16_t range[2], bool invert)
+{
+	return (port >= range[0] && port <= range[1]) != invert;
+}
+
+static bool udp_match(struct pf_eval *ev, const void *data, void *state)
+{
+	const struct udp_info *u = data;
+	const struct pf_packet *p = ev->pkt;
+	(void)state;
+	if (p->fragoff != 0) /* a non-first fragment never matches, even inverted */
+		return false;
+	const uint8_t *uh = pf_packet_bytes(p, p->l4_off, 8);
+	if (!uh) { /* first fragment without a whole UDP header */
+		ev->hotdrop = true;
+		return false;
+	}
+	return port_in(pf_rd16(uh), u->spts, u->invflags & UDP_INV_SRCPT) &&
+	       port_in(pf_rd16(uh + 2), u->dpts, u->invflags & UDP_INV_DSTPT);
+}
+
+/* The hashed matcher's view (ext.h): the port ranges when not inverted (-p udp: the header
+ * is whole on the packets the index is used for). */
+static int udp_index(const void *data, const struct pf_rule *rule, struct pf_index_key *k)
+{
+	const struct udp_info *u = data;
+	if (rule->ip.proto != 17 || (rule->ip.invflags & PF_INV_PROTO))
+		return -1;
+	if (!(u->invflags & UDP_INV_SRCPT)) {
+		k->sport[0] = u->spts[0];
+		k->sport[1] = u->spts[1];
+	}
+	if (!(u->invflags & UDP_INV_DSTPT)) {
+		k->dport[0] = u->dpts[0];
+		k->dport[1] = u->dpts[1];
+	}
+	if (!u->invflags && u->spts[0] <= u->spts[1] && u->dpts[0] <= u->dpts[1])
+		k->flags |= PF_INDEX_EXACT;
+	return 0;
+}
+
 const struct pf_ext pf_match_udp = {
     .name = "udp",
     .kind = PF_EXT_MATCH,
@@ -111,4 +155,6 @@ const struct pf_ext pf_match_udp = {
     .parse = udp_parse,
     .save = udp_save,
     .print = udp_print,
+    .match = udp_match,
+    .index_fields = udp_index,
 };

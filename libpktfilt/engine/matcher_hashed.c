@@ -1,0 +1,1213 @@
+/*
+ * matcher_hashed.c - the hashed matcher: "the first rule of chain C at or after cursor p that
+ * matches packet P", answered from hash tables instead of a scan (docs/matcher.md).
+ *
+ * Design (tuple space search with merged tuples, as TupleMerge; priorities as labels):
+ *
+ * - Every rule gets a label, a 64-bit number that orders the chain (rule i before rule j iff
+ *   label(i) < label(j)). Labels are handed out with gaps (2^32 apart at build), so an insert
+ *   takes the midpoint of its neighbours; when a gap is used up, a window around the insert is
+ *   spread evenly again (list labelling, amortised O(log n)). Nothing is renumbered on a
+ *   delete. The traversal's cursor is a label: next() looks for the smallest matching label
+ *   >= cursor and hands back label + 1 as the continuation.
+ *
+ * - The order itself (positions, for -I/-D/-R by number and for traces) is a blocked list of
+ *   (label, rule) entries: blocks of at most HM_BLOCK, so an insert or delete moves at most one
+ *   block's entries, never the whole chain. Short chains are scanned through it directly.
+ *
+ * - Each rule is reduced to its filter: the fields of the ipt_ip part that are not inverted
+ *   (source/destination prefix, exact protocol, in/out interface name or name prefix) plus what
+ *   the leading matches with an index_fields callback (ext.h) say: port ranges, mark/mask. The
+ *   ip part is evaluated before any match, and the leading described matches are pure up to
+ *   the one that describes, so a packet outside the filter is a rule the linear matcher would
+ *   reject with no side effect at all. A packet inside it is a candidate.
+ *
+ * - A tuple is the shape of a filter: prefix lengths of the two addresses, the protocol or
+ *   none, prefix lengths of the two port ranges (the leading bits a range's ends share), the
+ *   number of interface name bytes, the mark mask. A subtable hashes rules on a tuple T: the
+ *   rule's values masked to T. A rule may live in any subtable whose tuple is no more specific
+ *   than its own (merged tuples, TupleMerge: far fewer subtables than distinct tuples, hence
+ *   fewer probes per packet); a bucket holds the rules of one hash in label order, each node
+ *   carrying its rule's own filter so that most false candidates are turned away without
+ *   touching the rule. A new rule goes to the most specific compatible subtable whose bucket
+ *   has fewer than HM_BUCKET_LIMIT rules, else to a new subtable with its tuple relaxed
+ *   (address prefixes rounded down to /16 or /0, port ranges to exact ports or none), else to
+ *   one with its exact tuple. Only the 64-bit hash of the masked key is stored: two keys with
+ *   the same hash share a bucket, which only costs a check.
+ *
+ * - Lookup: the packet's key is masked and hashed per subtable, subtables taken in order of
+ *   the smallest label they hold (a lower bound) and skipped once that is no better than the
+ *   best match found; subtables of another protocol are skipped unprobed. Every candidate is
+ *   verified with pf_rule_matches, so the answer is the linear matcher's. Rules whose matches
+ *   are all described and pure are verified as they are found (out of order: they have no side
+ *   effects). The others (statistic, recent, limit, anything that can hotdrop or count) are
+ *   collected and evaluated afterwards in label order, only those before the best pure match:
+ *   exactly the ones linear evaluates, in its order, each reached past its described part only
+ *   when linear reaches it too.
+ *
+ * - Packets for which the filters' promises do not hold (a fragment at offset 1, a transport
+ *   header cut short: the kernel's tcp/udp matches hotdrop them) and chains shorter than
+ *   HM_SMALL are scanned in label order, as the linear matcher does.
+ *
+ * Not thread-safe: one engine per thread (engine.h); next() allocates nothing.
+ */
+#include <arpa/inet.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/eval.h"
+
+#define HM_SMALL 8		/* chains shorter than this are scanned */
+#define HM_BLOCK 256		/* entries per block of the order list, at most */
+#define HM_BUCKET_LIMIT 32	/* rules per bucket before a finer subtable is used */
+#define HM_MAX_IMPURE 64	/* impure candidates per lookup before falling back to a scan */
+#define HM_AHEAD 4		/* subtables hashed and prefetched ahead in a lookup */
+#define HM_GAP (1ull << 32)	/* label spacing at build */
+#define HM_LABEL_END (UINT64_MAX - 1) /* labels are < this; cursor label + 1 fits */
+#define HM_MIN_SPREAD (1ull << 20)    /* gap wanted after spreading a window */
+
+struct hm_tuple {
+	uint8_t sl, dl;	    /* address prefix lengths, 0..32 */
+	uint8_t proto;	    /* the protocol every rule of the subtable has, 0: any */
+	uint8_t spl, dpl;   /* port prefix lengths, 0..16 */
+	uint8_t inl, outl;  /* interface name bytes compared, 0..16 */
+	uint8_t pad;
+	uint32_t markmask;
+};
+
+struct hm_table;
+
+/* A rule in a subtable. The first 64 bytes are what a lookup reads. */
+struct hm_node {
+	uint64_t label;
+	struct hm_node *bnext; /* next in its bucket, by label */
+	struct pf_rule *rule;
+	/* The rule's filter (host order): a packet outside it cannot match. */
+	uint32_t src, smask, dst, dmask;
+	uint16_t sp[2], dp[2];
+	uint32_t mark, markmask;
+	uint8_t proto; /* 0: any */
+	bool pure;     /* every match described and pure */
+	bool exact;    /* the filter is the rule (fragoff 0): no need to ask it */
+	/* Cold. */
+	uint64_t h; /* hash of its key in tbl */
+	struct hm_table *tbl;
+	struct hm_tuple tup; /* the rule's own (finest) tuple */
+};
+
+struct hm_slot {
+	uint64_t h;
+	struct hm_node *head;
+};
+
+struct hm_table {
+	uint64_t minlabel; /* lower bound of its labels */
+	uint32_t smask, dmask, markmask;
+	uint16_t spmask, dpmask;
+	uint8_t proto;
+	bool ifaces;
+	size_t mask; /* cap - 1 */
+	struct hm_slot *slots;
+	uint64_t inm[2], outm[2];
+	struct hm_tuple tup;
+	size_t nnodes, nkeys;
+};
+
+struct hm_ent {
+	uint64_t label;
+	struct pf_rule *rule;
+	struct hm_node *node; /* NULL while the chain is not indexed */
+};
+
+struct hm_block {
+	uint32_t n, cap;
+	struct hm_ent v[];
+};
+
+struct hm_chain {
+	struct hm_block **b; /* &b1 while there is one block */
+	struct hm_block *b1;
+	size_t nb, bcap;
+	size_t n;
+	struct hm_table **tables; /* by minlabel */
+	size_t ntables, tcap;
+	bool indexed;
+	bool stale;  /* the chain's rules array lags behind */
+	bool ifaces; /* some subtable hashes interface names */
+};
+
+/* What a rule's filter holds: values for its finest tuple. */
+struct hm_rinfo {
+	struct hm_tuple t;
+	uint32_t src, dst, mark;
+	uint16_t sp[2], dp[2];
+	uint64_t in[2], out[2];
+	bool pure, exact;
+};
+
+/* ---- hashing ---- */
+
+/* The protocol is not hashed: a subtable holds one protocol (or any). */
+static inline uint64_t hm_hash(const struct hm_table *t, uint32_t src, uint32_t dst,
+			       uint16_t sport, uint16_t dport, uint32_t mark, const uint64_t in[2],
+			       const uint64_t out[2])
+{
+	uint64_t a = ((uint64_t)(src & t->smask) << 32) | (dst & t->dmask);
+	uint64_t b = ((uint64_t)(mark & t->markmask) << 32) |
+		     ((uint64_t)(sport & t->spmask) << 16) | (dport & t->dpmask);
+	uint64_t h = a * 0x9E3779B97F4A7C15ULL ^ b * 0xC2B2AE3D27D4EB4FULL;
+	if (t->ifaces)
+		h ^= ((in[0] & t->inm[0]) * 0x165667B19E3779F9ULL) ^
+		     ((in[1] & t->inm[1]) * 0x27D4EB2F165667C5ULL) ^
+		     ((out[0] & t->outm[0]) * 0x94D049BB133111EBULL) ^
+		     ((out[1] & t->outm[1]) * 0xBF58476D1CE4E5B9ULL);
+	h ^= h >> 31;
+	h *= 0x7fb5d329728ea185ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+static uint32_t prefix_mask32(unsigned len)
+{
+	return len ? (uint32_t)(0xffffffffu << (32 - len)) : 0;
+}
+
+static uint16_t prefix_mask16(unsigned len)
+{
+	return len ? (uint16_t)(0xffffu << (16 - len)) : 0;
+}
+
+/* Leading one bits of a mask in network byte order (a non-prefix mask: its prefix part). */
+static uint8_t leading_ones(uint32_t nmask)
+{
+	uint32_t m = ntohl(nmask);
+	uint8_t n = 0;
+	while (n < 32 && (m & (0x80000000u >> n)))
+		n++;
+	return n;
+}
+
+/* Leading bits lo and hi share: the prefix that covers [lo, hi]. */
+static uint8_t range_prefix(uint16_t lo, uint16_t hi)
+{
+	uint8_t n = 0;
+	while (n < 16 && ((lo ^ hi) & (0x8000u >> n)) == 0)
+		n++;
+	return n;
+}
+
+static void name_words(const char *name, size_t len, uint64_t w[2])
+{
+	uint8_t b[16] = {0};
+	memcpy(b, name, len > 16 ? 16 : len);
+	memcpy(w, b, 16);
+}
+
+static void name_mask(unsigned len, uint64_t m[2])
+{
+	uint8_t b[16] = {0};
+	memset(b, 0xff, len > 16 ? 16 : len);
+	memcpy(m, b, 16);
+}
+
+/* ---- what a rule can be indexed by ---- */
+
+static uint8_t iface_len(const char *name, uint8_t plus, bool inverted)
+{
+	if (inverted || name[0] == '\0')
+		return 0;
+	size_t n = strnlen(name, PF_IFNAMSIZ);
+	if (plus)
+		return (uint8_t)(n - 1);		 /* "eth+": "eth" */
+	return (uint8_t)(n < PF_IFNAMSIZ ? n + 1 : n); /* "eth0": "eth0\0" */
+}
+
+static void analyse(const struct pf_rule *r, struct hm_rinfo *ri)
+{
+	const struct pf_ipt_ip *ip = &r->ip;
+	memset(ri, 0, sizeof(*ri));
+	if (!(ip->invflags & PF_INV_SRCIP)) {
+		ri->t.sl = leading_ones(ip->smsk);
+		ri->src = ntohl(ip->src) & prefix_mask32(ri->t.sl);
+	}
+	if (!(ip->invflags & PF_INV_DSTIP)) {
+		ri->t.dl = leading_ones(ip->dmsk);
+		ri->dst = ntohl(ip->dst) & prefix_mask32(ri->t.dl);
+	}
+	if (ip->proto && ip->proto < 256 && !(ip->invflags & PF_INV_PROTO))
+		ri->t.proto = (uint8_t)ip->proto;
+	ri->t.inl = iface_len(ip->iniface, ip->iniface_plus, ip->invflags & PF_INV_VIA_IN);
+	ri->t.outl = iface_len(ip->outiface, ip->outiface_plus, ip->invflags & PF_INV_VIA_OUT);
+	name_words(ip->iniface, ri->t.inl, ri->in);
+	name_words(ip->outiface, ri->t.outl, ri->out);
+
+	/* Is the filter all of the ip part? No inversion, fragment flag or interface; prefix
+	 * masks, and no address bits outside them (the kernel never matches those). */
+	uint32_t sm = ntohl(ip->smsk), dm = ntohl(ip->dmsk);
+	ri->exact = !ip->invflags && !(ip->flags & PF_F_FRAG) && !ip->iniface[0] &&
+		    !ip->outiface[0] && ip->proto < 256 &&
+		    (unsigned)__builtin_popcount(sm) == ri->t.sl &&
+		    (unsigned)__builtin_popcount(dm) == ri->t.dl && !(ntohl(ip->src) & ~sm) &&
+		    !(ntohl(ip->dst) & ~dm);
+
+	/* The leading matches that describe themselves, up to the first impure one. */
+	ri->sp[1] = ri->dp[1] = 0xffff;
+	ri->pure = true;
+	for (unsigned i = 0; i < r->nmatches && ri->pure; i++) {
+		const struct pf_ext *x = r->matches[i].ext;
+		struct pf_index_key k = {{0, 0xffff}, {0, 0xffff}, 0, 0, 0};
+		if (!x->index_fields || x->index_fields(r->matches[i].data, r, &k) != 0) {
+			ri->pure = false;
+			break;
+		}
+		if (!(k.flags & PF_INDEX_EXACT) || (k.mark_mask && ri->t.markmask))
+			ri->exact = false;
+		/* Intersections of what each says (any superset would do). */
+		if (k.sport[0] > ri->sp[0])
+			ri->sp[0] = k.sport[0];
+		if (k.sport[1] < ri->sp[1])
+			ri->sp[1] = k.sport[1];
+		if (k.dport[0] > ri->dp[0])
+			ri->dp[0] = k.dport[0];
+		if (k.dport[1] < ri->dp[1])
+			ri->dp[1] = k.dport[1];
+		if (k.mark_mask && !ri->t.markmask) {
+			ri->mark = k.mark & k.mark_mask;
+			ri->t.markmask = k.mark_mask;
+		}
+		if (k.flags & PF_INDEX_IMPURE)
+			ri->pure = false;
+	}
+	if (!ri->pure)
+		ri->exact = false;
+	/* An empty range (the rule never matches) is indexed as any port. */
+	if (ri->sp[0] > ri->sp[1]) {
+		ri->sp[0] = 0;
+		ri->sp[1] = 0xffff;
+		ri->exact = false;
+	}
+	if (ri->dp[0] > ri->dp[1]) {
+		ri->dp[0] = 0;
+		ri->dp[1] = 0xffff;
+		ri->exact = false;
+	}
+	ri->t.spl = range_prefix(ri->sp[0], ri->sp[1]);
+	ri->t.dpl = range_prefix(ri->dp[0], ri->dp[1]);
+}
+
+static uint64_t rule_hash(const struct hm_table *t, const struct hm_rinfo *ri)
+{
+	return hm_hash(t, ri->src, ri->dst, ri->sp[0], ri->dp[0], ri->mark, ri->in, ri->out);
+}
+
+/* Is a (a subtable's tuple) no more specific than b (a rule's) in every field? */
+static bool tuple_covers(const struct hm_tuple *a, const struct hm_tuple *b)
+{
+	return a->sl <= b->sl && a->dl <= b->dl && (!a->proto || a->proto == b->proto) &&
+	       a->spl <= b->spl && a->dpl <= b->dpl && a->inl <= b->inl && a->outl <= b->outl &&
+	       (a->markmask & ~b->markmask) == 0;
+}
+
+static bool tuple_eq(const struct hm_tuple *a, const struct hm_tuple *b)
+{
+	return a->sl == b->sl && a->dl == b->dl && a->proto == b->proto && a->spl == b->spl &&
+	       a->dpl == b->dpl && a->inl == b->inl && a->outl == b->outl &&
+	       a->markmask == b->markmask;
+}
+
+static unsigned tuple_bits(const struct hm_tuple *t)
+{
+	return t->sl + t->dl + (t->proto ? 8u : 0u) + t->spl + t->dpl + 8u * (t->inl + t->outl) +
+	       (unsigned)__builtin_popcount(t->markmask);
+}
+
+/* The tuple of a new subtable for a rule: coarser, so that neighbours share it (measured on
+ * the ClassBench sets: /16 steps and exact ports give the fewest probes, docs/matcher.md). */
+static struct hm_tuple tuple_relax(const struct hm_tuple *t)
+{
+	struct hm_tuple r = *t;
+#ifdef HM_TUNING
+	static int mode = -1;
+	if (mode < 0)
+		mode = getenv("HM_RELAX") ? atoi(getenv("HM_RELAX")) : 6;
+	switch (mode) {
+	case 0:
+		r.sl = t->sl < 16 ? 0 : t->sl < 24 ? 16 : t->sl < 32 ? 24 : 32;
+		r.dl = t->dl < 16 ? 0 : t->dl < 24 ? 16 : t->dl < 32 ? 24 : 32;
+		break;
+	case 4:
+		r.sl = t->sl < 16 ? 0 : t->sl < 24 ? 16 : 24;
+		r.dl = t->dl < 16 ? 0 : t->dl < 24 ? 16 : 24;
+		break;
+	case 5:
+		r.sl = t->sl < 8 ? 0 : t->sl < 16 ? 8 : t->sl < 24 ? 16 : 24;
+		r.dl = t->dl < 8 ? 0 : t->dl < 16 ? 8 : t->dl < 24 ? 16 : 24;
+		break;
+	case 6:
+		r.sl = t->sl < 16 ? 0 : 16;
+		r.dl = t->dl < 16 ? 0 : 16;
+		break;
+	case 8:
+		r.sl = t->sl < 12 ? 0 : t->sl < 20 ? 12 : 20;
+		r.dl = t->dl < 12 ? 0 : t->dl < 20 ? 12 : 20;
+		break;
+	case 9:
+		r.sl = t->sl < 8 ? 0 : t->sl < 16 ? 8 : 16;
+		r.dl = t->dl < 8 ? 0 : t->dl < 16 ? 8 : 16;
+		break;
+	}
+#else
+	r.sl = t->sl < 16 ? 0 : 16;
+	r.dl = t->dl < 16 ? 0 : 16;
+#endif
+	r.spl = t->spl == 16 ? 16 : 0;
+	r.dpl = t->dpl == 16 ? 16 : 0;
+	return r;
+}
+
+static size_t bucket_limit(void)
+{
+#ifdef HM_TUNING
+	static int lim = -1;
+	if (lim < 0)
+		lim = getenv("HM_LIMIT") ? atoi(getenv("HM_LIMIT")) : HM_BUCKET_LIMIT;
+	return (size_t)lim;
+#else
+	return HM_BUCKET_LIMIT;
+#endif
+}
+
+/* ---- subtables ---- */
+
+static struct hm_table *table_new(const struct hm_tuple *tup)
+{
+	struct hm_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->tup = *tup;
+	t->smask = prefix_mask32(tup->sl);
+	t->dmask = prefix_mask32(tup->dl);
+	t->proto = tup->proto;
+	t->spmask = prefix_mask16(tup->spl);
+	t->dpmask = prefix_mask16(tup->dpl);
+	t->markmask = tup->markmask;
+	name_mask(tup->inl, t->inm);
+	name_mask(tup->outl, t->outm);
+	t->ifaces = tup->inl || tup->outl;
+	t->minlabel = UINT64_MAX;
+	t->mask = 7;
+	t->slots = calloc(t->mask + 1, sizeof(*t->slots));
+	if (!t->slots) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void table_free(struct hm_table *t)
+{
+	if (t) {
+		free(t->slots);
+		free(t);
+	}
+}
+
+static inline struct hm_slot *table_slot(const struct hm_table *t, uint64_t h)
+{
+	size_t i = (size_t)h & t->mask;
+	while (t->slots[i].head && t->slots[i].h != h)
+		i = (i + 1) & t->mask;
+	return &t->slots[i];
+}
+
+static int table_grow(struct hm_table *t)
+{
+	size_t ocap = t->mask + 1;
+	struct hm_slot *old = t->slots;
+	struct hm_slot *s = calloc(ocap * 2, sizeof(*s));
+	if (!s)
+		return -1;
+	t->slots = s;
+	t->mask = ocap * 2 - 1;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].head)
+			*table_slot(t, old[i].h) = old[i];
+	free(old);
+	return 0;
+}
+
+static size_t bucket_len(const struct hm_table *t, uint64_t h, size_t limit)
+{
+	size_t n = 0;
+	for (const struct hm_node *x = table_slot(t, h)->head; x && n < limit; x = x->bnext)
+		n++;
+	return n;
+}
+
+static int table_add(struct hm_table *t, struct hm_node *n)
+{
+	if ((t->nkeys + 1) * 2 > t->mask + 1 && table_grow(t))
+		return -1;
+	struct hm_slot *s = table_slot(t, n->h);
+	if (!s->head) {
+		s->h = n->h;
+		t->nkeys++;
+	}
+	struct hm_node **pp = &s->head;
+	while (*pp && (*pp)->label < n->label)
+		pp = &(*pp)->bnext;
+	n->bnext = *pp;
+	*pp = n;
+	n->tbl = t;
+	t->nnodes++;
+	if (n->label < t->minlabel)
+		t->minlabel = n->label;
+	return 0;
+}
+
+static void table_del(struct hm_table *t, struct hm_node *n)
+{
+	size_t m = t->mask, i = (size_t)n->h & m;
+	while (t->slots[i].head && t->slots[i].h != n->h)
+		i = (i + 1) & m;
+	struct hm_node **pp = &t->slots[i].head;
+	while (*pp && *pp != n)
+		pp = &(*pp)->bnext;
+	if (*pp)
+		*pp = n->bnext;
+	n->bnext = NULL;
+	n->tbl = NULL;
+	t->nnodes--;
+	if (t->slots[i].head)
+		return;
+	/* Bucket empty: backward-shift deletion keeps the probe sequences whole. */
+	t->nkeys--;
+	size_t j = i;
+	for (;;) {
+		j = (j + 1) & m;
+		if (!t->slots[j].head)
+			break;
+		size_t home = (size_t)t->slots[j].h & m;
+		/* The entry at j may fill the hole at i unless its home lies in (i, j]. */
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+	}
+	t->slots[i].head = NULL;
+	t->slots[i].h = 0;
+}
+
+/* Keep hc->tables sorted by minlabel (few subtables: insertion sort). */
+static void tables_sort(struct hm_chain *hc)
+{
+	for (size_t i = 1; i < hc->ntables; i++) {
+		struct hm_table *t = hc->tables[i];
+		size_t j = i;
+		while (j > 0 && hc->tables[j - 1]->minlabel > t->minlabel) {
+			hc->tables[j] = hc->tables[j - 1];
+			j--;
+		}
+		hc->tables[j] = t;
+	}
+}
+
+static struct hm_table *tables_add(struct hm_chain *hc, const struct hm_tuple *tup)
+{
+	if (hc->ntables == hc->tcap) {
+		size_t cap = hc->tcap ? hc->tcap * 2 : 4;
+		struct hm_table **v = realloc(hc->tables, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		hc->tables = v;
+		hc->tcap = cap;
+	}
+	struct hm_table *t = table_new(tup);
+	if (!t)
+		return NULL;
+	hc->tables[hc->ntables++] = t;
+	if (t->ifaces)
+		hc->ifaces = true;
+	return t;
+}
+
+static void tables_drop(struct hm_chain *hc, struct hm_table *t)
+{
+	for (size_t i = 0; i < hc->ntables; i++)
+		if (hc->tables[i] == t) {
+			memmove(&hc->tables[i], &hc->tables[i + 1],
+				(hc->ntables - i - 1) * sizeof(*hc->tables));
+			hc->ntables--;
+			break;
+		}
+	table_free(t);
+	hc->ifaces = false;
+	for (size_t i = 0; i < hc->ntables; i++)
+		if (hc->tables[i]->ifaces)
+			hc->ifaces = true;
+}
+
+static struct hm_table *tables_find(struct hm_chain *hc, const struct hm_tuple *tup)
+{
+	for (size_t i = 0; i < hc->ntables; i++)
+		if (tuple_eq(&hc->tables[i]->tup, tup))
+			return hc->tables[i];
+	return NULL;
+}
+
+/* Put a node (label and rule set) in a subtable. */
+static int place(struct hm_chain *hc, struct hm_node *n)
+{
+	struct hm_rinfo ri;
+	analyse(n->rule, &ri);
+	n->tup = ri.t;
+	n->src = ri.src;
+	n->smask = prefix_mask32(ri.t.sl);
+	n->dst = ri.dst;
+	n->dmask = prefix_mask32(ri.t.dl);
+	n->sp[0] = ri.sp[0];
+	n->sp[1] = ri.sp[1];
+	n->dp[0] = ri.dp[0];
+	n->dp[1] = ri.dp[1];
+	n->mark = ri.mark;
+	n->markmask = ri.t.markmask;
+	n->proto = ri.t.proto;
+	n->pure = ri.pure;
+	n->exact = ri.exact;
+
+	size_t limit = bucket_limit();
+	struct hm_table *best = NULL;
+	unsigned best_bits = 0;
+	for (size_t i = 0; i < hc->ntables; i++) {
+		struct hm_table *t = hc->tables[i];
+		if (!tuple_covers(&t->tup, &ri.t))
+			continue;
+		unsigned bits = tuple_bits(&t->tup);
+		if (best && (bits < best_bits || (bits == best_bits && t->nnodes <= best->nnodes)))
+			continue;
+		if (bucket_len(t, rule_hash(t, &ri), limit) >= limit)
+			continue;
+		best = t;
+		best_bits = bits;
+	}
+	if (!best) {
+		struct hm_tuple rt = tuple_relax(&ri.t);
+		best = tables_find(hc, &rt);
+		if (best && !tuple_eq(&rt, &ri.t)) {
+			/* The relaxed subtable's bucket is full: one with the rule's own tuple. */
+			best = tables_find(hc, &ri.t);
+			if (!best)
+				best = tables_add(hc, &ri.t);
+		} else if (!best) {
+			best = tables_add(hc, &rt);
+		}
+		if (!best)
+			return -1;
+	}
+	n->h = rule_hash(best, &ri);
+	uint64_t oldmin = best->minlabel;
+	if (table_add(best, n))
+		return -1;
+	if (best->minlabel != oldmin)
+		tables_sort(hc);
+	return 0;
+}
+
+static void unplace(struct hm_chain *hc, struct hm_node *n)
+{
+	struct hm_table *t = n->tbl;
+	if (!t)
+		return;
+	table_del(t, n);
+	if (t->nnodes == 0)
+		tables_drop(hc, t);
+}
+
+/* ---- the order: a blocked list of entries ---- */
+
+static struct hm_block *block_new(uint32_t cap)
+{
+	struct hm_block *b = malloc(sizeof(*b) + cap * sizeof(b->v[0]));
+	if (b) {
+		b->n = 0;
+		b->cap = cap;
+	}
+	return b;
+}
+
+/* Block and offset of rank pos (pos == n: the end of the last block). */
+static size_t seq_find(const struct hm_chain *hc, size_t pos, size_t *off)
+{
+	size_t bi = 0;
+	while (bi + 1 < hc->nb && pos >= hc->b[bi]->n) {
+		pos -= hc->b[bi]->n;
+		bi++;
+	}
+	*off = pos;
+	return bi;
+}
+
+static struct hm_ent *seq_at(const struct hm_chain *hc, size_t pos)
+{
+	size_t off, bi = seq_find(hc, pos, &off);
+	return &hc->b[bi]->v[off];
+}
+
+/* First block whose last label is >= label (binary search), or nb. */
+static size_t seq_block_for_label(const struct hm_chain *hc, uint64_t label)
+{
+	size_t lo = 0, hi = hc->nb;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const struct hm_block *b = hc->b[mid];
+		if (b->v[b->n - 1].label < label)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static size_t block_offset_for_label(const struct hm_block *b, uint64_t label)
+{
+	size_t lo = 0, hi = b->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (b->v[mid].label < label)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int blocks_insert(struct hm_chain *hc, size_t at, struct hm_block *nbk)
+{
+	if (hc->nb == hc->bcap) {
+		size_t cap = hc->bcap ? hc->bcap * 2 : 1;
+		struct hm_block **v;
+		if (cap == 1) {
+			v = &hc->b1; /* one block: no array of its own */
+		} else {
+			v = malloc(cap * sizeof(*v));
+			if (!v)
+				return -1;
+			memcpy(v, hc->b, hc->nb * sizeof(*v));
+			if (hc->b != &hc->b1)
+				free(hc->b);
+		}
+		hc->b = v;
+		hc->bcap = cap;
+	}
+	memmove(&hc->b[at + 1], &hc->b[at], (hc->nb - at) * sizeof(*hc->b));
+	hc->b[at] = nbk;
+	hc->nb++;
+	return 0;
+}
+
+/* Insert an entry at rank pos. */
+static int seq_insert(struct hm_chain *hc, size_t pos, const struct hm_ent *e)
+{
+	if (hc->nb == 0) {
+		struct hm_block *b = block_new(2);
+		if (!b || blocks_insert(hc, 0, b)) {
+			free(b);
+			return -1;
+		}
+	}
+	size_t off, bi = seq_find(hc, pos, &off);
+	struct hm_block *b = hc->b[bi];
+	if (b->n >= HM_BLOCK) {
+		/* Split in two halves. */
+		struct hm_block *nb = block_new(HM_BLOCK);
+		if (!nb || blocks_insert(hc, bi + 1, nb)) {
+			free(nb);
+			return -1;
+		}
+		uint32_t half = b->n / 2;
+		memcpy(nb->v, &b->v[half], (b->n - half) * sizeof(b->v[0]));
+		nb->n = b->n - half;
+		b->n = half;
+		if (off > half) {
+			off -= half;
+			b = nb;
+			bi++;
+		}
+	}
+	if (b->n == b->cap) {
+		uint32_t cap = b->cap * 2 > HM_BLOCK ? HM_BLOCK : b->cap * 2;
+		struct hm_block *g = realloc(b, sizeof(*b) + cap * sizeof(b->v[0]));
+		if (!g)
+			return -1;
+		g->cap = cap;
+		hc->b[bi] = g;
+		b = g;
+	}
+	memmove(&b->v[off + 1], &b->v[off], (b->n - off) * sizeof(b->v[0]));
+	b->v[off] = *e;
+	b->n++;
+	hc->n++;
+	return 0;
+}
+
+static struct hm_ent seq_remove(struct hm_chain *hc, size_t pos)
+{
+	size_t off, bi = seq_find(hc, pos, &off);
+	struct hm_block *b = hc->b[bi];
+	struct hm_ent e = b->v[off];
+	memmove(&b->v[off], &b->v[off + 1], (b->n - off - 1) * sizeof(b->v[0]));
+	b->n--;
+	hc->n--;
+	if (b->n == 0) {
+		free(b);
+		memmove(&hc->b[bi], &hc->b[bi + 1], (hc->nb - bi - 1) * sizeof(*hc->b));
+		hc->nb--;
+	}
+	return e;
+}
+
+/* ---- labels ---- */
+
+static void set_label(struct hm_ent *e, uint64_t label, bool *resort)
+{
+	e->label = label;
+	if (!e->node)
+		return;
+	e->node->label = label;
+	if (e->node->tbl && label < e->node->tbl->minlabel) {
+		e->node->tbl->minlabel = label;
+		*resort = true;
+	}
+}
+
+/* Give the entry at rank pos a label between its neighbours, spreading the labels of a window
+ * around it when they are adjacent. */
+static void assign_label(struct hm_chain *hc, size_t pos)
+{
+	struct hm_ent *e = seq_at(hc, pos);
+	uint64_t lo = pos > 0 ? seq_at(hc, pos - 1)->label : 0;
+	uint64_t hi = pos + 1 < hc->n ? seq_at(hc, pos + 1)->label : HM_LABEL_END;
+	bool resort = false;
+	if (hi - lo >= 2) {
+		if (pos + 1 == hc->n && hi - lo > 2 * HM_GAP)
+			set_label(e, lo + HM_GAP, &resort); /* appending: the usual spacing */
+		else
+			set_label(e, lo + (hi - lo) / 2, &resort);
+		return;
+	}
+	/* Spread a window [l, r] of ranks: grow it until its labels have room. */
+	size_t w = 8;
+	size_t l, r;
+	for (;;) {
+		l = pos > w ? pos - w : 0;
+		r = pos + w < hc->n - 1 ? pos + w : hc->n - 1;
+		lo = l > 0 ? seq_at(hc, l - 1)->label : 0;
+		hi = r + 1 < hc->n ? seq_at(hc, r + 1)->label : HM_LABEL_END;
+		if ((hi - lo) / (r - l + 2) >= HM_MIN_SPREAD || (l == 0 && r == hc->n - 1))
+			break;
+		w *= 4;
+	}
+	uint64_t step = (hi - lo) / (r - l + 2);
+	size_t off, bi = seq_find(hc, l, &off);
+	for (size_t k = 0; k <= r - l; k++) {
+		set_label(&hc->b[bi]->v[off], lo + step * (k + 1), &resort);
+		if (++off == hc->b[bi]->n) {
+			bi++;
+			off = 0;
+		}
+	}
+	if (resort)
+		tables_sort(hc);
+}
+
+/* ---- building ---- */
+
+/* Forget the subtables and nodes (out of memory while indexing: scanning stays right). */
+static void drop_index(struct hm_chain *hc)
+{
+	for (size_t bi = 0; bi < hc->nb; bi++)
+		for (uint32_t k = 0; k < hc->b[bi]->n; k++) {
+			free(hc->b[bi]->v[k].node);
+			hc->b[bi]->v[k].node = NULL;
+		}
+	for (size_t i = 0; i < hc->ntables; i++)
+		table_free(hc->tables[i]);
+	hc->ntables = 0;
+	hc->indexed = false;
+	hc->ifaces = false;
+}
+
+static int index_ent(struct hm_chain *hc, struct hm_ent *e)
+{
+	struct hm_node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return -1;
+	n->label = e->label;
+	n->rule = e->rule;
+	e->node = n;
+	return place(hc, n);
+}
+
+static void index_all(struct hm_chain *hc)
+{
+	hc->indexed = true;
+	for (size_t bi = 0; bi < hc->nb; bi++)
+		for (uint32_t k = 0; k < hc->b[bi]->n; k++)
+			if (index_ent(hc, &hc->b[bi]->v[k])) {
+				drop_index(hc);
+				return;
+			}
+}
+
+static void chain_free(struct hm_chain *hc)
+{
+	if (!hc)
+		return;
+	drop_index(hc);
+	for (size_t i = 0; i < hc->nb; i++)
+		free(hc->b[i]);
+	if (hc->b != &hc->b1)
+		free(hc->b);
+	free(hc->tables);
+	free(hc);
+}
+
+static int hm_build(struct pf_engine *e, struct pf_chain *c, void **state)
+{
+	(void)e;
+	struct hm_chain *hc = calloc(1, sizeof(*hc));
+	if (!hc)
+		return -1;
+	*state = hc;
+	uint64_t gap = HM_GAP;
+	if (c->nrules >= (HM_LABEL_END / HM_GAP) - 1)
+		gap = HM_LABEL_END / (c->nrules + 1);
+	for (size_t i = 0; i < c->nrules;) {
+		/* Blocks three quarters full, so that inserts rarely split them. */
+		size_t cnt = c->nrules - i <= HM_BLOCK ? c->nrules - i : (HM_BLOCK * 3) / 4;
+		uint32_t cap = c->nrules - i <= HM_BLOCK ? (uint32_t)(cnt < 2 ? 2 : cnt) : HM_BLOCK;
+		struct hm_block *b = block_new(cap);
+		if (!b || blocks_insert(hc, hc->nb, b)) {
+			free(b);
+			return -1;
+		}
+		for (size_t k = 0; k < cnt; k++, i++) {
+			b->v[b->n].label = (uint64_t)(i + 1) * gap;
+			b->v[b->n].rule = c->rules[i];
+			b->v[b->n].node = NULL;
+			b->n++;
+			hc->n++;
+		}
+	}
+	if (hc->n >= HM_SMALL)
+		index_all(hc);
+	return 0;
+}
+
+static void hm_destroy(void *state)
+{
+	chain_free(state);
+}
+
+/* ---- lookup ---- */
+
+/* The linear walk, over labels from *cur. */
+static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_eval *ev)
+{
+	size_t bi = 0, off = 0;
+	if (*cur) {
+		bi = seq_block_for_label(hc, *cur);
+		if (bi < hc->nb)
+			off = block_offset_for_label(hc->b[bi], *cur);
+	}
+	for (; bi < hc->nb; bi++, off = 0) {
+		const struct hm_block *b = hc->b[bi];
+		for (; off < b->n; off++) {
+			if (pf_rule_matches(b->v[off].rule, ev)) {
+				*cur = b->v[off].label + 1;
+				return b->v[off].rule;
+			}
+			if (ev->hotdrop)
+				return NULL;
+		}
+	}
+	*cur = HM_LABEL_END;
+	return NULL;
+}
+
+#ifdef HM_TUNING
+unsigned long hm_st[6]; /* calls, probes, nodes, filtered in, verified, tables */
+#define HM_ST(i) (hm_st[i]++)
+#else
+#define HM_ST(i) ((void)0)
+#endif
+
+static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *cur,
+			       struct pf_eval *ev)
+{
+	const struct hm_chain *hc = state;
+	const struct pf_packet *p = ev->pkt;
+	(void)c;
+	if (!hc->indexed || p->fragoff == 1 || p->l4_truncated)
+		return scan(hc, cur, ev);
+
+	/* The packet's key: what the filters are about. */
+	const uint32_t src = ntohl(p->saddr), dst = ntohl(p->daddr), mark = ev->mark;
+	uint16_t sport = 0, dport = 0;
+	if (p->fragoff == 0) {
+		const uint8_t *l4 = pf_packet_bytes(p, p->l4_off, 4);
+		if (l4) {
+			sport = pf_rd16(l4);
+			dport = pf_rd16(l4 + 2);
+		}
+	}
+	uint64_t in[2] = {0, 0}, out[2] = {0, 0};
+	if (hc->ifaces) {
+		name_words(ev->in, strnlen(ev->in, 16), in);
+		name_words(ev->out, strnlen(ev->out, 16), out);
+	}
+
+	const uint64_t start = *cur;
+	HM_ST(0);
+#ifdef HM_TUNING
+	hm_st[5] += hc->ntables;
+#endif
+	uint64_t best = UINT64_MAX;
+	struct hm_node *bestn = NULL;
+	struct hm_node *imp[HM_MAX_IMPURE];
+	size_t nimp = 0;
+	/* The hashes of the next HM_AHEAD subtables are computed ahead and their slots
+	 * prefetched, so that the cache misses of large subtables overlap. */
+	uint64_t ahead[HM_AHEAD];
+	const size_t nt = hc->ntables;
+	for (size_t j = 0; j < HM_AHEAD && j < nt; j++) {
+		const struct hm_table *t = hc->tables[j];
+		ahead[j] = hm_hash(t, src, dst, sport, dport, mark, in, out);
+		__builtin_prefetch(&t->slots[ahead[j] & t->mask]);
+	}
+	for (size_t i = 0; i < nt; i++) {
+		const struct hm_table *t = hc->tables[i];
+		if (t->minlabel >= best)
+			break;
+		uint64_t h = ahead[i % HM_AHEAD];
+		if (i + HM_AHEAD < nt) {
+			const struct hm_table *u = hc->tables[i + HM_AHEAD];
+			uint64_t hu = hm_hash(u, src, dst, sport, dport, mark, in, out);
+			ahead[i % HM_AHEAD] = hu;
+			if (u->minlabel < best && (!u->proto || u->proto == p->proto))
+				__builtin_prefetch(&u->slots[hu & u->mask]);
+		}
+		if (t->proto && t->proto != p->proto)
+			continue;
+		HM_ST(1);
+		size_t k = (size_t)h & t->mask;
+		while (t->slots[k].head && t->slots[k].h != h)
+			k = (k + 1) & t->mask;
+		for (struct hm_node *n = t->slots[k].head; n; n = n->bnext) {
+			HM_ST(2);
+			if (n->label < start)
+				continue;
+			if (n->label >= best)
+				break;
+			/* The node's own filter first: most false candidates end here. */
+			if (((src ^ n->src) & n->smask) || ((dst ^ n->dst) & n->dmask) ||
+			    (n->proto && n->proto != p->proto) || sport < n->sp[0] ||
+			    sport > n->sp[1] || dport < n->dp[0] || dport > n->dp[1] ||
+			    ((mark ^ n->mark) & n->markmask))
+				continue;
+			HM_ST(3);
+			if (n->exact && p->fragoff == 0) {
+				best = n->label; /* what pf_rule_matches would say */
+				bestn = n;
+				break;
+			}
+			if (n->pure) {
+				bool m = pf_rule_matches(n->rule, ev);
+				HM_ST(4);
+				if (ev->hotdrop) {
+					/* A described match broke its promise: nothing with a side
+					 * effect ran yet, so the walk gives the right answer. */
+					ev->hotdrop = false;
+					return scan(hc, cur, ev);
+				}
+				if (m) {
+					best = n->label;
+					bestn = n;
+					break;
+				}
+			} else {
+				if (nimp == HM_MAX_IMPURE)
+					return scan(hc, cur, ev); /* nothing evaluated yet */
+				imp[nimp++] = n;
+			}
+		}
+	}
+	if (nimp) {
+		for (size_t i = 1; i < nimp; i++) {
+			struct hm_node *x = imp[i];
+			size_t j = i;
+			while (j > 0 && imp[j - 1]->label > x->label) {
+				imp[j] = imp[j - 1];
+				j--;
+			}
+			imp[j] = x;
+		}
+		for (size_t i = 0; i < nimp && imp[i]->label < best; i++) {
+			if (pf_rule_matches(imp[i]->rule, ev)) {
+				*cur = imp[i]->label + 1;
+				return imp[i]->rule;
+			}
+			if (ev->hotdrop)
+				return NULL;
+		}
+	}
+	if (bestn) {
+		*cur = best + 1;
+		return bestn->rule;
+	}
+	*cur = HM_LABEL_END;
+	return NULL;
+}
+
+static unsigned hm_rulenum(void *state, const struct pf_chain *c, uint64_t cur)
+{
+	const struct hm_chain *hc = state;
+	(void)c;
+	if (cur == 0)
+		return 0;
+	size_t bi = seq_block_for_label(hc, cur - 1);
+	if (bi >= hc->nb)
+		return 0;
+	size_t rank = block_offset_for_label(hc->b[bi], cur - 1);
+	for (size_t i = 0; i < bi; i++)
+		rank += hc->b[i]->n;
+	return (unsigned)rank + 1;
+}
+
+/* ---- single-rule changes ---- */
+
+static int hm_insert(void *state, struct pf_chain *c, size_t pos, struct pf_rule *r)
+{
+	struct hm_chain *hc = state;
+	(void)c;
+	if (pos > hc->n)
+		return -1;
+	struct hm_ent e = {0, r, NULL};
+	if (seq_insert(hc, pos, &e))
+		return -1;
+	hc->stale = true;
+	assign_label(hc, pos);
+	if (hc->indexed) {
+		if (index_ent(hc, seq_at(hc, pos)))
+			drop_index(hc);
+	} else if (hc->n >= HM_SMALL) {
+		index_all(hc);
+	}
+	return 0;
+}
+
+static struct pf_rule *hm_remove(void *state, struct pf_chain *c, size_t pos)
+{
+	struct hm_chain *hc = state;
+	(void)c;
+	if (pos >= hc->n)
+		return NULL;
+	struct hm_ent e = seq_remove(hc, pos);
+	if (e.node) {
+		unplace(hc, e.node);
+		free(e.node);
+	}
+	hc->stale = true;
+	return e.rule;
+}
+
+static struct pf_rule *hm_replace(void *state, struct pf_chain *c, size_t pos, struct pf_rule *r)
+{
+	struct hm_chain *hc = state;
+	(void)c;
+	if (pos >= hc->n)
+		return NULL;
+	struct hm_ent *e = seq_at(hc, pos);
+	struct pf_rule *old = e->rule;
+	e->rule = r;
+	hc->stale = true;
+	if (e->node) {
+		unplace(hc, e->node);
+		e->node->rule = r;
+		if (place(hc, e->node))
+			drop_index(hc);
+	}
+	return old;
+}
+
+static size_t hm_count(const void *state, const struct pf_chain *c)
+{
+	(void)c;
+	return ((const struct hm_chain *)state)->n;
+}
+
+static struct pf_rule *hm_rule_at(const void *state, const struct pf_chain *c, size_t pos)
+{
+	const struct hm_chain *hc = state;
+	(void)c;
+	return pos < hc->n ? seq_at(hc, pos)->rule : NULL;
+}
+
+static int hm_sync(void *state, struct pf_chain *c)
+{
+	struct hm_chain *hc = state;
+	if (!hc->stale)
+		return 0;
+	if (c->cap < hc->n) {
+		struct pf_rule **v = realloc(c->rules, hc->n * sizeof(*v));
+		if (!v)
+			return -1;
+		c->rules = v;
+		c->cap = hc->n;
+	}
+	size_t i = 0;
+	for (size_t bi = 0; bi < hc->nb; bi++)
+		for (uint32_t k = 0; k < hc->b[bi]->n; k++)
+			c->rules[i++] = hc->b[bi]->v[k].rule;
+	c->nrules = hc->n;
+	hc->stale = false;
+	return 0;
+}
+
+/* Heap bytes of one allocation, with glibc's chunk header. */
+static size_t heap(const void *p)
+{
+	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
+}
+
+static size_t hm_memory(const void *state, size_t *ntables)
+{
+	const struct hm_chain *hc = state;
+	size_t m = heap(hc) + (hc->b != &hc->b1 ? heap(hc->b) : 0) + heap(hc->tables);
+	for (size_t bi = 0; bi < hc->nb; bi++) {
+		m += heap(hc->b[bi]);
+		for (uint32_t k = 0; k < hc->b[bi]->n; k++)
+			m += heap(hc->b[bi]->v[k].node);
+	}
+	for (size_t i = 0; i < hc->ntables; i++)
+		m += heap(hc->tables[i]) + heap(hc->tables[i]->slots);
+	if (ntables)
+		*ntables += hc->ntables;
+	return m;
+}
+
+const struct pf_matcher_ops pf_matcher_hashed = {
+    .name = "hashed",
+    .build = hm_build,
+    .destroy = hm_destroy,
+    .next = hm_next,
+    .rulenum = hm_rulenum,
+    .insert = hm_insert,
+    .remove = hm_remove,
+    .replace = hm_replace,
+    .count = hm_count,
+    .rule_at = hm_rule_at,
+    .sync = hm_sync,
+    .memory = hm_memory,
+};
