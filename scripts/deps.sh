@@ -2,7 +2,8 @@
 # deps.sh - install the Debian packages pktfilt needs to build and test, when missing.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config check uthash-dev libmnl-dev libnetfilter-queue-dev
-      libnfnetlink-dev libpcap-dev liburcu-dev iptables ipset iproute2 netbase valgrind time python3)
+      libnfnetlink-dev libpcap-dev liburcu-dev iptables ipset iproute2 netbase valgrind time python3
+      iputils-ping)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

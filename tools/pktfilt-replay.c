@@ -19,6 +19,7 @@
 #include "pktfilt/engine.h"
 #include "pktfilt/pktfilt.h"
 #include "replay_defrag.h"
+#include "replay_host.h"
 
 enum path { PATH_FORWARD, PATH_INPUT, PATH_OUTPUT };
 
@@ -28,10 +29,20 @@ struct options {
 	const char *rules, *pcap;
 	uint32_t local[64];
 	unsigned nlocal;
+	unsigned nlocal_addr; /* of them, given with --addr */
 	bool trace;
 	enum pf_matcher_kind matcher;
 	unsigned mtu;
 	uint64_t seed;
+	struct replay_host *host; /* addresses and routes: addrtype, rpfilter */
+	bool has_in_mac;	  /* --in-mac: frames to other unicast MACs are PACKET_OTHERHOST */
+	uint8_t in_mac[6];
+	struct {
+		char dev[16];
+		uint32_t addr;
+	} ifaddr[64]; /* --addr, for meta.in_addr and meta.out_addr */
+	unsigned nifaddr;
+	uint32_t in_addr, out_addr;
 };
 
 struct stats {
@@ -45,6 +56,10 @@ static void usage(FILE *f)
 		"  --path forward|input|output   the host path packets take (default forward)\n"
 		"  -i IFACE, -o IFACE            input and output interface names (in0, out0)\n"
 		"  --local ADDR[,ADDR...]        addresses of this host (packets to them go to INPUT)\n"
+		"  --addr IFACE=ADDR/LEN         an address of this host on IFACE (local, its subnet)\n"
+		"  --route NET/LEN=IFACE         a route (addrtype, rpfilter; none: symmetric)\n"
+		"  --in-mac MAC                  the input interface's MAC: frames to other unicast\n"
+		"                                MACs are dropped before PREROUTING (otherhost)\n"
 		"  --mtu N                       MTU of the output interface (default 1500)\n"
 		"  --matcher linear|hashed       the rule matcher (default linear)\n"
 		"  --seed N                      seed of statistic --mode random\n"
@@ -58,12 +73,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"pcap", required_argument, NULL, 'c'},	  {"local", required_argument, NULL, 'l'},
 		{"trace", no_argument, NULL, 'T'},	  {"matcher", required_argument, NULL, 'm'},
 		{"mtu", required_argument, NULL, 'M'},	  {"seed", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+		{"addr", required_argument, NULL, 'A'},	  {"route", required_argument, NULL, 'R'},
+		{"in-mac", required_argument, NULL, 'E'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->in = "in0";
 	o->out = "out0";
 	o->mtu = 1500;
+	o->host = replay_host_new();
+	if (!o->host)
+		return -1;
 	int c;
 	while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -124,6 +144,38 @@ static int parse_options(int argc, char **argv, struct options *o)
 			free(list);
 			break;
 		}
+		case 'A':
+		case 'R':
+			if ((c == 'A' ? replay_host_add_addr(o->host, optarg)
+				      : replay_host_add_route(o->host, optarg)) ||
+			    (c == 'A' && o->nlocal >= 64)) {
+				fprintf(stderr, "pktfilt-replay: bad --%s `%s'\n",
+					c == 'A' ? "addr" : "route", optarg);
+				return -1;
+			}
+			if (c == 'A') {
+				replay_host_addr_at(o->host, o->nlocal_addr++, &o->local[o->nlocal++]);
+				const char *eq = strchr(optarg, '=');
+				if (eq && o->nifaddr < 64 && (size_t)(eq - optarg) < 16) {
+					memcpy(o->ifaddr[o->nifaddr].dev, optarg, (size_t)(eq - optarg));
+					o->ifaddr[o->nifaddr].dev[eq - optarg] = '\0';
+					o->ifaddr[o->nifaddr++].addr = o->local[o->nlocal - 1];
+				}
+			}
+			break;
+		case 'E': {
+			unsigned m[6];
+			char tail;
+			if (sscanf(optarg, "%x:%x:%x:%x:%x:%x%c", &m[0], &m[1], &m[2], &m[3], &m[4],
+				   &m[5], &tail) != 6) {
+				fprintf(stderr, "pktfilt-replay: bad --in-mac `%s'\n", optarg);
+				return -1;
+			}
+			for (int i = 0; i < 6; i++)
+				o->in_mac[i] = (uint8_t)m[i];
+			o->has_in_mac = true;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -135,6 +187,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (!o->rules || !o->pcap) {
 		usage(stderr);
 		return -1;
+	}
+	/* The first address on each interface: REJECT's source, MASQUERADE's, REDIRECT's. */
+	for (unsigned i = o->nifaddr; i-- > 0;) {
+		if (!strcmp(o->ifaddr[i].dev, o->in))
+			o->in_addr = o->ifaddr[i].addr;
+		if (!strcmp(o->ifaddr[i].dev, o->out))
+			o->out_addr = o->ifaddr[i].addr;
 	}
 	return 0;
 }
@@ -215,20 +274,39 @@ static bool options_bad_or_source_routed(const uint8_t *ip, size_t ihl)
 	return false;
 }
 
-static enum route route(const struct options *o, const uint8_t *ip, size_t len)
+static enum route route(const struct options *o, const uint8_t *ip, size_t len, uint8_t pkt_type)
 {
 	uint32_t s, d;
 	memcpy(&s, ip + 12, 4);
 	memcpy(&d, ip + 16, 4);
 	uint32_t hs = ntohl(s), hd = ntohl(d);
 	size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-	if ((hs >> 24) == 127 || (hd >> 24) == 127 || (hs >> 28) == 14 || (hd >> 28) == 14 ||
-	    hs == 0 || hd == 0)
-		return ROUTE_DROP;
+	bool local;
+	if ((hd >> 28) == 14) {
+		/* ip_route_input_rcu: a multicast destination goes on only for a group this host
+		 * joined (every interface with an IPv4 address is in 224.0.0.1, all hosts), from a
+		 * source that is neither multicast, broadcast nor loopback (ip_route_input_mc). */
+		if (hd != 0xe0000001u || (hs >> 28) == 14 || hs == 0xffffffffu || (hs >> 24) == 127)
+			return ROUTE_DROP;
+		local = true;
+	} else if ((hs >> 28) == 14 || hs == 0xffffffffu) {
+		return ROUTE_DROP; /* ip_route_input_slow: martian source */
+	} else if (hd == 0xffffffffu || (hs == 0 && hd == 0)) {
+		local = true; /* limited broadcast (and 0.0.0.0 to 0.0.0.0): local input */
+	} else if (hs == 0 || hd == 0 || (hs >> 24) == 127 || (hd >> 24) == 127) {
+		return ROUTE_DROP; /* zero or loopback source or destination */
+	} else {
+		/* The local table: this host's addresses and its subnet broadcasts. */
+		unsigned t = replay_host_addr_type(o->host, d, NULL);
+		local = is_local(o, d) || t == PF_RTN_LOCAL || t == PF_RTN_BROADCAST;
+	}
 	if (ihl > 20 && options_bad_or_source_routed(ip, ihl))
 		return ROUTE_DROP;
-	if (is_local(o, d) || o->path == PATH_INPUT)
+	if (local || o->path == PATH_INPUT)
 		return ROUTE_LOCAL;
+	/* ip_forward: only frames addressed to this host's MAC are forwarded. */
+	if (pkt_type != PF_PKT_HOST)
+		return ROUTE_DROP;
 	if (ip[8] <= 1)
 		return ROUTE_DROP;
 	uint16_t frag = (uint16_t)((ip[6] << 8) | ip[7]);
@@ -270,6 +348,11 @@ int main(int argc, char **argv)
 	}
 	free(text);
 	struct pf_engine_config cfg = {.matcher = o.matcher, .trace = o.trace, .random_seed = o.seed};
+	for (unsigned i = 0; i < o.nlocal; i++)
+		replay_host_add_local(o.host, o.local[i]);
+	cfg.addr_type = replay_host_addr_type;
+	cfg.rp_route = replay_host_rp_route;
+	cfg.host_opaque = o.host;
 	pf_engine *eng = pf_engine_new(rs, &cfg, &err);
 	if (!eng) {
 		pf_error_print(&err, "pktfilt-replay", stderr);
@@ -317,9 +400,24 @@ int main(int argc, char **argv)
 			}
 			meta.has_mac = true;
 			memcpy(meta.src_mac, frame + 6, 6);
-			meta.pkt_type = (frame[0] & 1) ? ((frame[0] == 0xff) ? 1 : 2) : 0;
+			memcpy(meta.dst_mac, frame, 6);
+			/* eth_type_trans */
+			static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+			if (frame[0] & 1)
+				meta.pkt_type = memcmp(frame, bcast, 6) ? PF_PKT_MULTICAST
+									: PF_PKT_BROADCAST;
+			else if (o.has_in_mac && memcmp(frame, o.in_mac, 6))
+				meta.pkt_type = PF_PKT_OTHERHOST;
 			off = 14;
+			/* ip_rcv_core: a frame for another host is dropped before any hook. */
+			if (meta.pkt_type == PF_PKT_OTHERHOST && o.path != PATH_OUTPUT) {
+				st.invalid++;
+				continue;
+			}
 		}
+		meta.in_addr = o.in_addr;
+		meta.out_addr = o.out_addr;
+		meta.out_mtu = (uint16_t)o.mtu;
 		size_t n = h->caplen - off;
 		if (n > sizeof(buf) - 64)
 			n = sizeof(buf) - 64;
@@ -350,6 +448,7 @@ int main(int argc, char **argv)
 				print_trace(st.packets, &res, "OUTPUT");
 			v = res.verdict;
 			meta.mark = res.mark;
+			meta.ctmark = res.ctmark;
 			n = res.len;
 			if (v == PF_NF_ACCEPT) {
 				pf_engine_eval(eng, PF_NF_POST_ROUTING, buf, n, sizeof(buf), &meta, &res);
@@ -364,9 +463,10 @@ int main(int argc, char **argv)
 				print_trace(st.packets, &res, "PREROUTING");
 			v = res.verdict;
 			meta.mark = res.mark;
+			meta.ctmark = res.ctmark;
 			n = res.len;
 			if (v == PF_NF_ACCEPT) {
-				enum route r = route(&o, buf, n);
+				enum route r = route(&o, buf, n, meta.pkt_type);
 				if (r == ROUTE_DROP) {
 					st.routing_dropped++;
 					continue;
@@ -397,9 +497,11 @@ int main(int argc, char **argv)
 						print_trace(st.packets, &res, "FORWARD");
 					v = res.verdict;
 					meta.mark = res.mark;
+					meta.ctmark = res.ctmark;
 					n = res.len;
 					if (v == PF_NF_ACCEPT) {
-						meta.in_iface = NULL; /* no indev at POSTROUTING */
+						/* ip_output: the hook's indev is skb->dev, the
+						 * input interface of a forwarded packet. */
 						pf_engine_eval(eng, PF_NF_POST_ROUTING, buf, n,
 							       sizeof(buf), &meta, &res);
 						if (o.trace)
@@ -435,5 +537,6 @@ int main(int argc, char **argv)
 	replay_defrag_free(defrag_local);
 	pf_engine_free(eng);
 	pf_ruleset_free(rs);
+	replay_host_free(o.host);
 	return status;
 }

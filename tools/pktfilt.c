@@ -12,6 +12,7 @@
 
 #include "pktfilt/pktfilt.h"
 #include "store.h"
+#include "store_daemon.h"
 
 static void print_help(const char *prog)
 {
@@ -27,7 +28,9 @@ static void print_help(const char *prog)
 	       "       %s -P chain target [options]\n"
 	       "       %s -h (print this help information)\n\n"
 	       "State: the rule set is kept in $PKTFILT_STATE (default %s),\n"
-	       "or the file given with --state FILE (before every other argument).\n",
+	       "or the file given with --state FILE (before every other argument);\n"
+	       "without either, the live rule set of pktfiltd when it answers on\n"
+	       "$PKTFILT_SOCKET (default " PF_DEFAULT_SOCKET "). --stats: pktfiltd's statistics.\n",
 	       prog, PF_VERSION, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog,
 	       PF_DEFAULT_STATE);
 }
@@ -84,8 +87,10 @@ static int main_iptables(int argc, char **argv)
 		printf("%s v%s (legacy)\n", prog, PF_VERSION);
 		return 0;
 	}
+	if (has_flag(argc, argv, NULL, "--stats")) /* pktfiltd's statistics */
+		return pf_daemon_stats(prog, stdout);
 	struct pf_store store;
-	pf_store_file_init(&store, state);
+	pf_store_pick(&store, state);
 	struct pf_error err;
 	pf_ruleset *rs = NULL;
 	if (store.ops->open(&store, wait, &rs, &err)) {
@@ -185,7 +190,7 @@ static int main_save(int argc, char **argv)
 		}
 	}
 	struct pf_store store;
-	pf_store_file_init(&store, state);
+	pf_store_pick(&store, state);
 	struct pf_error err;
 	pf_ruleset *rs = NULL;
 	if (store.ops->open(&store, wait, &rs, &err)) {
@@ -307,7 +312,7 @@ static int main_restore(int argc, char **argv)
 	if (in != stdin)
 		fclose(in);
 	struct pf_store store;
-	pf_store_file_init(&store, state);
+	pf_store_pick(&store, state);
 	if (!(flags & PF_RESTORE_NOFLUSH))
 		note_replaced_tables(&store, text, len, table);
 	struct pf_error err;
