@@ -8,9 +8,15 @@
  *   matcher_bench --name N --rules FILE [--trace FILE]   ClassBench set with its trace
  *   matcher_bench --name N --rules FILE --synthetic       enterprise set (eps_*): packets made
  *                                                         up from the 192.168.10.0/24 plan
- *   matcher_bench --name N --kube SERVICES                kube-proxy-like nat rules, generated
+ *   matcher_bench --name N --kube SERVICES                kube-proxy-like set (issue 4's form:
+ *                                                         -d VIP/32 -p tcp --dport P -j SVC-i,
+ *                                                         SVC-i accepts), generated
+ *   matcher_bench --name N --kube-nat SERVICES            kube-proxy's own nat rules (iptables
+ *                                                         mode: comments, statistic, DNAT,
+ *                                                         KUBE-MARK-MASQ), generated
  *   options: --linear-packets N (linear timing sample), --check-packets N, --runs N,
- *            --updates N (insert/delete pairs timed)
+ *            --updates N (insert/delete pairs timed), --hot N (kube: traffic to N services
+ *            only), --hashed-only (profiling), --latency (one cache miss, in ns)
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,8 +36,8 @@ struct pkt {
 
 static struct {
 	const char *name, *rules, *trace;
-	unsigned kube;
-	bool synthetic, hashed_only;
+	unsigned kube, hot;
+	bool kube_nat, synthetic, hashed_only;
 	size_t linear_packets, check_packets, runs, updates;
 	enum pf_nf_hook hook;
 	const char *table, *chain; /* the chain updates are timed in */
@@ -184,10 +190,36 @@ static char *ipstr(uint32_t a, char *buf)
 static void kube_rule_svc(char *out, size_t n, unsigned i)
 {
 	char v[20];
-	snprintf(out, n,
-		 "-d %s/32 -p tcp -m comment --comment \"ns%u/svc%u:p cluster IP\" -m tcp --dport %u "
-		 "-j KUBE-SVC-%u",
-		 ipstr(vip(i), v), i % 50, i, svc_port(i), i);
+	snprintf(
+	    out, n,
+	    "-d %s/32 -p tcp -m comment --comment \"ns%u/svc%u:p cluster IP\" -m tcp --dport %u "
+	    "-j KUBE-SVC-%u",
+	    ipstr(vip(i), v), i % 50, i, svc_port(i), i);
+}
+
+/* The form issue 4 gives: one rule per service in KUBE-SERVICES (filter FORWARD), jumping to
+ * the service's chain. */
+static char *kube_filter_rules(unsigned nsvc, size_t *len)
+{
+	size_t cap = (size_t)nsvc * 160 + 4096, l = 0;
+	char *t = malloc(cap);
+	char v[20];
+	l += (size_t)snprintf(t + l, cap - l,
+			      "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT "
+			      "[0:0]\n:KUBE-SERVICES - [0:0]\n");
+	for (unsigned i = 0; i < nsvc; i++)
+		l += (size_t)snprintf(t + l, cap - l, ":SVC-%u - [0:0]\n", i);
+	l += (size_t)snprintf(t + l, cap - l, "-A FORWARD -j KUBE-SERVICES\n");
+	for (unsigned i = 0; i < nsvc; i++)
+		l += (size_t)snprintf(
+		    t + l, cap - l,
+		    "-A KUBE-SERVICES -d %s/32 -p tcp -m tcp --dport %u -j SVC-%u\n",
+		    ipstr(vip(i), v), svc_port(i), i);
+	for (unsigned i = 0; i < nsvc; i++)
+		l += (size_t)snprintf(t + l, cap - l, "-A SVC-%u -j ACCEPT\n", i);
+	l += (size_t)snprintf(t + l, cap - l, "COMMIT\n");
+	*len = l;
+	return t;
 }
 
 static char *kube_rules(unsigned nsvc, size_t *len)
@@ -215,7 +247,8 @@ static char *kube_rules(unsigned nsvc, size_t *len)
 	    "-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n"
 	    "-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n"
 	    "-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0\n"
-	    "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" "
+	    "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring "
+	    "SNAT\" "
 	    "-j MASQUERADE\n");
 	for (unsigned i = 0; i < nsvc; i++) {
 		kube_rule_svc(line, sizeof(line), i);
@@ -223,10 +256,12 @@ static char *kube_rules(unsigned nsvc, size_t *len)
 		OUT("-A KUBE-SVC-%u ! -s 10.244.0.0/16 -d %s/32 -p tcp -m comment --comment "
 		    "\"ns/svc%u cluster IP\" -m tcp --dport %u -j KUBE-MARK-MASQ\n",
 		    i, ipstr(vip(i), v), i, svc_port(i));
-		OUT("-A KUBE-SVC-%u -m comment --comment \"ns/svc%u -> a\" -m statistic --mode random "
+		OUT("-A KUBE-SVC-%u -m comment --comment \"ns/svc%u -> a\" -m statistic --mode "
+		    "random "
 		    "--probability 0.5 -j KUBE-SEP-%ua\n",
 		    i, i, i);
-		OUT("-A KUBE-SVC-%u -m comment --comment \"ns/svc%u -> b\" -j KUBE-SEP-%ub\n", i, i, i);
+		OUT("-A KUBE-SVC-%u -m comment --comment \"ns/svc%u -> b\" -j KUBE-SEP-%ub\n", i, i,
+		    i);
 		for (unsigned k = 0; k < 2; k++) {
 			ipstr(pod(i, k), p);
 			OUT("-A KUBE-SEP-%u%c -s %s/32 -m comment --comment ns/svc%u -j "
@@ -244,17 +279,19 @@ static char *kube_rules(unsigned nsvc, size_t *len)
 	return t;
 }
 
-/* New connections to every service in turn, shuffled; a few to nothing. */
+/* New connections to random services (to the first o.hot services only, with --hot: a
+ * working set that stays in the caches); a few to nothing. */
 static struct pkt *kube_packets(unsigned nsvc, size_t *n)
 {
 	*n = 100000;
 	struct pkt *v = malloc(*n * sizeof(*v));
+	unsigned spread = o.hot && o.hot < nsvc ? o.hot : nsvc;
 	for (size_t i = 0; i < *n; i++) {
-		unsigned s = rnd() % nsvc;
+		unsigned s = rnd() % spread;
 		uint32_t src = rnd() % 4 ? 0xC0A80000u + (rnd() & 0xffff) : pod(rnd() % nsvc, 0);
 		bool miss = rnd() % 50 == 0;
-		make_packet(&v[i], src, miss ? 0x0B000001u : vip(s), (uint16_t)(1024 + rnd() % 60000),
-			    svc_port(s), 6, PF_CT_NEW);
+		make_packet(&v[i], src, miss ? 0x0B000001u : vip(s),
+			    (uint16_t)(1024 + rnd() % 60000), svc_port(s), 6, PF_CT_NEW);
 	}
 	return v;
 }
@@ -273,8 +310,7 @@ static pf_engine *compile(const pf_ruleset *rs, enum pf_matcher_kind m, double *
 	return e;
 }
 
-static inline void judge(pf_engine *e, const struct pkt *p, struct pf_eval_result *r,
-			 uint8_t *buf)
+static inline void judge(pf_engine *e, const struct pkt *p, struct pf_eval_result *r, uint8_t *buf)
 {
 	struct pf_packet_meta meta = {.in_iface = "eth0", .out_iface = "eth1", .ct_state = p->ct};
 	memcpy(buf, p->b, p->len);
@@ -317,7 +353,8 @@ static char *save_text(pf_engine *e)
 static bool check(const pf_ruleset *rs, const struct pkt *v, size_t n, size_t *matched)
 {
 	double ms;
-	pf_engine *a = compile(rs, PF_MATCHER_LINEAR, &ms), *b = compile(rs, PF_MATCHER_HASHED, &ms);
+	pf_engine *a = compile(rs, PF_MATCHER_LINEAR, &ms),
+		  *b = compile(rs, PF_MATCHER_HASHED, &ms);
 	static struct pf_eval_result ra, rb;
 	uint8_t ba[64], bb[64];
 	bool ok = true;
@@ -372,6 +409,31 @@ static void time_updates(pf_engine *e, const pf_chain *src, long pos, double *in
 	free(td);
 }
 
+/* Latency of a dependent load that misses every cache (random cyclic walk over 256 MiB):
+ * what one cache miss costs on this machine. */
+static double memory_latency_ns(void)
+{
+	size_t n = (256u << 20) / sizeof(size_t);
+	size_t *next = malloc(n * sizeof(*next));
+	if (!next)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		next[i] = i;
+	for (size_t i = n - 1; i > 0; i--) { /* Sattolo: one cycle through everything */
+		size_t j = ((size_t)rnd() << 21 ^ rnd()) % i;
+		size_t t = next[i];
+		next[i] = next[j];
+		next[j] = t;
+	}
+	size_t x = 0, hops = 5000000;
+	double t0 = now_cpu();
+	for (size_t i = 0; i < hops; i++)
+		x = next[x];
+	double ns = (now_cpu() - t0) / (double)hops;
+	free(next);
+	return x == (size_t)-1 ? 0 : ns;
+}
+
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -381,7 +443,10 @@ int main(int argc, char **argv)
 			printf("set\trules\tlinear_ns\thashed_ns\tlinear_mpps\thashed_mpps\tratio\t"
 			       "linear_build_ms\thashed_build_ms\tins_us\tdel_us\tins_head_us\t"
 			       "del_head_us\tlin_ins_us\tlin_del_us\tbytes_per_rule\tsubtables\t"
-			       "accepted\tcheck\n");
+			       "probes\tcandidates\taccepted\tcheck\n");
+			return 0;
+		} else if (!strcmp(a, "--latency")) {
+			printf("%.1f\n", memory_latency_ns());
 			return 0;
 		} else if (!strcmp(a, "--synthetic")) {
 			o.synthetic = true;
@@ -402,7 +467,12 @@ int main(int argc, char **argv)
 			o.trace = v;
 		else if (!strcmp(a, "--kube"))
 			o.kube = (unsigned)atoi(v);
-		else if (!strcmp(a, "--linear-packets"))
+		else if (!strcmp(a, "--hot"))
+			o.hot = (unsigned)atoi(v);
+		else if (!strcmp(a, "--kube-nat")) {
+			o.kube = (unsigned)atoi(v);
+			o.kube_nat = true;
+		} else if (!strcmp(a, "--linear-packets"))
 			o.linear_packets = (size_t)atol(v);
 		else if (!strcmp(a, "--check-packets"))
 			o.check_packets = (size_t)atol(v);
@@ -419,10 +489,15 @@ int main(int argc, char **argv)
 	/* The rule set. */
 	char *text;
 	size_t len;
-	if (o.kube) {
+	if (o.kube && o.kube_nat) {
 		text = kube_rules(o.kube, &len);
 		o.hook = PF_NF_PRE_ROUTING;
 		o.table = "nat";
+		o.chain = "KUBE-SERVICES";
+	} else if (o.kube) {
+		text = kube_filter_rules(o.kube, &len);
+		o.hook = PF_NF_FORWARD;
+		o.table = "filter";
 		o.chain = "KUBE-SERVICES";
 	} else {
 		FILE *f = o.rules ? fopen(o.rules, "r") : NULL;
@@ -462,16 +537,15 @@ int main(int argc, char **argv)
 	if (o.hashed_only) {
 		double hb;
 		pf_engine *h = compile(rs, PF_MATCHER_HASHED, &hb);
-		printf("%s\thashed %.1f ns/packet, build %.1f ms\n", o.name,
-		       time_packets(h, pk, np, 1e9), hb);
-
-#ifdef HM_TUNING
-		extern unsigned long hm_st[6];
-		printf("  per call: tables %.1f probes %.2f nodes %.2f candidates %.2f verified %.2f\n",
-		       (double)hm_st[5] / hm_st[0], (double)hm_st[1] / hm_st[0],
-		       (double)hm_st[2] / hm_st[0], (double)hm_st[3] / hm_st[0],
-		       (double)hm_st[4] / hm_st[0]);
-#endif
+		double ns = time_packets(h, pk, np, 1e9);
+		struct pf_engine_stats st;
+		pf_engine_stats(h, &st);
+		double lk = st.lookups ? (double)st.lookups : 1;
+		printf(
+		    "%s\thashed %.1f ns/packet, build %.1f ms, %zu subtables, %.0f B/rule; per "
+		    "lookup: probes %.2f candidates %.2f evaluated %.2f; scans %.2f per lookup\n",
+		    o.name, ns, hb, st.subtables, st.bytes_per_rule, (double)st.probes / lk,
+		    (double)st.candidates / lk, (double)st.evaluated / lk, (double)st.scans / lk);
 		pf_engine_free(h);
 		pf_ruleset_free(rs);
 		free(pk);
@@ -502,10 +576,12 @@ int main(int argc, char **argv)
 	time_updates(lin, src, -1, &lins, &ldel);
 	o.updates = keep;
 
+	double lk = st.lookups ? (double)st.lookups : 1;
 	printf("%s\t%zu\t%.1f\t%.1f\t%.3f\t%.3f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%."
-	       "2f\t%.0f\t%zu\t%.3f\t%s\n",
+	       "2f\t%.0f\t%zu\t%.2f\t%.2f\t%.3f\t%s\n",
 	       o.name, nrules, lin_ns, hash_ns, 1e3 / lin_ns, 1e3 / hash_ns, lin_ns / hash_ns, lb,
 	       hb, ins, del, insh, delh, lins, ldel, st.bytes_per_rule, st.subtables,
+	       (double)st.probes / lk, (double)st.candidates / lk,
 	       (double)accepted / (double)(np < o.check_packets ? np : o.check_packets),
 	       ok ? "identical" : "DIFFERENT");
 	pf_engine_free(lin);

@@ -262,6 +262,27 @@ PF_API int pf_engine_delete_chain(pf_engine *e, const char *table, const char *c
 				  struct pf_error *err);
 /* Rules in a chain of the engine (0 when there is no such chain). */
 PF_API size_t pf_engine_rule_count(const pf_engine *e, const char *table, const char *chain);
+/* iptables -F CHAIN, -E OLD NEW and -P CHAIN POLICY ("ACCEPT" or "DROP") on a live engine, under
+ * the same rules as the single-rule changes above. A flush frees the chain's rules and
+ * rebuilds its (then empty) index. */
+PF_API int pf_engine_flush_chain(pf_engine *e, const char *table, const char *chain,
+				 struct pf_error *err);
+PF_API int pf_engine_rename_chain(pf_engine *e, const char *table, const char *chain,
+				  const char *new_name, struct pf_error *err);
+PF_API int pf_engine_set_policy(pf_engine *e, const char *table, const char *chain,
+				const char *policy, struct pf_error *err);
+/*
+ * A chain's counters in the engine: a built-in chain's policy counters in policy[0] (packets)
+ * and policy[1] (bytes) when policy is not NULL, and those of its first n rules in rules[k]
+ * (k 0-based, in the chain's order). Returns the number of rules in the chain, or -1 when there
+ * is no such chain. Reading the rules puts the engine's view of their order in shape after
+ * single-rule changes (O(rules) once per change, then nothing): so it must not run while the
+ * engine is changed. It may run while another thread evaluates on the engine, as pktfiltd
+ * reads its workers' counters: each value is read whole; a rule's packets and bytes may then
+ * be one packet apart.
+ */
+PF_API long pf_engine_chain_counters(const pf_engine *e, const char *table, const char *chain,
+				     uint64_t policy[2], uint64_t (*rules)[2], size_t n);
 
 /* Size of the compiled form. */
 struct pf_engine_stats {
@@ -271,6 +292,10 @@ struct pf_engine_stats {
 	size_t index_bytes;  /* heap bytes of the matcher's index (0 for linear: none) */
 	size_t subtables;    /* hashed: hash tables over all chains */
 	double bytes_per_rule; /* index_bytes / rules */
+	/* Hashed: what lookups did since the engine was built (per-packet work: divide by
+	 * lookups). scans: searches done by walking a chain instead (short chains, packets
+	 * without a whole transport header). */
+	uint64_t lookups, scans, probes, candidates, evaluated;
 };
 PF_API void pf_engine_stats(const pf_engine *e, struct pf_engine_stats *st);
 

@@ -24,13 +24,19 @@ struct chain_index {
 	void *mstate;
 };
 
+/* A chain's matcher state, found by the chain's address at every jump. */
+struct chain_ref {
+	const struct pf_chain *chain;
+	void *mstate;
+};
+
 struct pf_engine {
 	pf_ruleset *rs; /* private copy; rule counters live in it (rule order: see sync_all) */
 	struct pf_engine_config cfg;
 	const struct pf_matcher_ops *matcher;
 	struct chain_index *chains; /* every chain of every table */
 	size_t nchains, chains_cap;
-	size_t *chain_map; /* open addressing: hash of the chain pointer -> index + 1 (0: free) */
+	struct chain_ref *chain_map; /* open addressing on the chain pointer (NULL: free) */
 	size_t map_cap;
 	bool conntrack;	   /* some rule needs connection tracking */
 	size_t nconntrack; /* instances that need it */
@@ -233,10 +239,11 @@ static int linear_sync(void *state, struct pf_chain *c)
 	return 0;
 }
 
-static size_t linear_memory(const void *state, size_t *ntables)
+static size_t linear_memory(const void *state, size_t *ntables, struct pf_matcher_counts *st)
 {
 	(void)state;
 	(void)ntables;
+	(void)st;
 	return 0;
 }
 
@@ -312,40 +319,26 @@ static size_t chain_hash(const struct pf_chain *c, size_t cap)
 	return (size_t)(x >> 20) & (cap - 1);
 }
 
-static void map_put(struct pf_engine *e, const struct pf_chain *c, size_t idx)
+static void map_put(struct pf_engine *e, const struct pf_chain *c, void *ms)
 {
 	size_t m = e->map_cap - 1, i = chain_hash(c, e->map_cap);
-	while (e->chain_map[i] && e->chains[e->chain_map[i] - 1].chain != c)
+	while (e->chain_map[i].chain && e->chain_map[i].chain != c)
 		i = (i + 1) & m;
-	e->chain_map[i] = idx + 1;
+	e->chain_map[i].chain = c;
+	e->chain_map[i].mstate = ms;
 }
 
 static int map_rebuild(struct pf_engine *e, size_t cap)
 {
-	size_t *m = calloc(cap, sizeof(*m));
+	struct chain_ref *m = calloc(cap, sizeof(*m));
 	if (!m)
 		return -1;
 	free(e->chain_map);
 	e->chain_map = m;
 	e->map_cap = cap;
 	for (size_t i = 0; i < e->nchains; i++)
-		map_put(e, e->chains[i].chain, i);
+		map_put(e, e->chains[i].chain, e->chains[i].mstate);
 	return 0;
-}
-
-/* Index of chain c in e->chains, or -1. */
-static long chain_slot(const struct pf_engine *e, const struct pf_chain *c)
-{
-	if (!e->map_cap)
-		return -1;
-	size_t m = e->map_cap - 1, i = chain_hash(c, e->map_cap);
-	while (e->chain_map[i]) {
-		size_t k = e->chain_map[i] - 1;
-		if (e->chains[k].chain == c)
-			return (long)k;
-		i = (i + 1) & m;
-	}
-	return -1;
 }
 
 /* Add chain c and build its matcher state. */
@@ -362,32 +355,40 @@ static int chain_register(struct pf_engine *e, struct pf_chain *c)
 	if ((e->nchains + 1) * 2 > e->map_cap &&
 	    map_rebuild(e, e->map_cap ? e->map_cap * 2 : 32))
 		return -1;
-	e->chains[e->nchains].chain = c;
-	e->chains[e->nchains].mstate = NULL;
-	e->nchains++;
-	map_put(e, c, e->nchains - 1);
-	return e->matcher->build(e, c, &e->chains[e->nchains - 1].mstate);
+	struct chain_index *ci = &e->chains[e->nchains++];
+	ci->chain = c;
+	ci->mstate = NULL;
+	int rc = e->matcher->build(e, c, &ci->mstate);
+	map_put(e, c, ci->mstate);
+	return rc;
 }
 
 /* Remove chain c (its rules already gone) and its matcher state. */
 static int chain_unregister(struct pf_engine *e, struct pf_chain *c)
 {
-	long k = chain_slot(e, c);
-	if (k < 0)
-		return 0;
-	if (e->chains[k].mstate)
-		e->matcher->destroy(e->chains[k].mstate);
-	e->chains[k] = e->chains[e->nchains - 1];
-	e->nchains--;
-	return map_rebuild(e, e->map_cap);
+	for (size_t k = 0; k < e->nchains; k++) {
+		if (e->chains[k].chain != c)
+			continue;
+		if (e->chains[k].mstate)
+			e->matcher->destroy(e->chains[k].mstate);
+		e->chains[k] = e->chains[e->nchains - 1];
+		e->nchains--;
+		return map_rebuild(e, e->map_cap);
+	}
+	return 0;
 }
 
 static void *mstate_of(const struct pf_engine *e, const struct pf_chain *c)
 {
-	if (e->matcher == &pf_matcher_linear)
+	if (e->matcher == &pf_matcher_linear || !e->map_cap)
 		return NULL; /* the linear matcher has no state at all */
-	long k = chain_slot(e, c);
-	return k < 0 ? NULL : e->chains[k].mstate;
+	size_t m = e->map_cap - 1, i = chain_hash(c, e->map_cap);
+	while (e->chain_map[i].chain) {
+		if (e->chain_map[i].chain == c)
+			return e->chain_map[i].mstate;
+		i = (i + 1) & m;
+	}
+	return NULL;
 }
 
 /* Write every chain's current order back to its rules array (the hashed matcher keeps its own
@@ -965,10 +966,101 @@ void pf_engine_stats(const pf_engine *e, struct pf_engine_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->matcher = e->matcher->name;
 	st->chains = e->nchains;
+	struct pf_matcher_counts mc = {0};
 	for (size_t i = 0; i < e->nchains; i++) {
 		st->rules += e->matcher->count(e->chains[i].mstate, e->chains[i].chain);
-		st->index_bytes += e->matcher->memory(e->chains[i].mstate, &st->subtables);
+		st->index_bytes += e->matcher->memory(e->chains[i].mstate, &st->subtables, &mc);
 	}
-	st->index_bytes += e->chains_cap * sizeof(*e->chains) + e->map_cap * sizeof(size_t);
+	st->lookups = mc.lookups;
+	st->scans = mc.scans;
+	st->probes = mc.probes;
+	st->candidates = mc.candidates;
+	st->evaluated = mc.evaluated;
+	st->index_bytes += e->chains_cap * sizeof(*e->chains) + e->map_cap * sizeof(*e->chain_map);
 	st->bytes_per_rule = st->rules ? (double)st->index_bytes / (double)st->rules : 0;
+}
+
+/* ---- more changes to a live engine, and its counters (pktfiltd) ---- */
+
+int pf_engine_flush_chain(pf_engine *e, const char *table, const char *chain,
+			  struct pf_error *err)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain(e, table, chain, &t, err);
+	if (!c)
+		return -1;
+	void *ms = mstate_of(e, c);
+	if (e->matcher->sync(ms, c))
+		return nomem(err);
+	/* The chain's index goes with its rules and is built again, empty: no rule-by-rule
+	 * update of an index about to be empty. */
+	if (chain_unregister(e, c))
+		return nomem(err);
+	for (size_t k = c->nrules; k > 0; k--)
+		rule_fini(e, c->rules[k - 1]);
+	c->nrules = 0;
+	if (chain_register(e, c)) {
+		/* no index for the chain: a hashed engine cannot judge through it */
+		return nomem(err);
+	}
+	return 0;
+}
+
+int pf_engine_rename_chain(pf_engine *e, const char *table, const char *chain,
+			   const char *new_name, struct pf_error *err)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain(e, table, chain, &t, err);
+	if (!c)
+		return -1;
+	if (c->builtin)
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE,
+				  "No chain/target/match by that name");
+	if (!new_name || !*new_name || strlen(new_name) > PF_CHAIN_MAXNAMELEN)
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE,
+				  "Invalid argument. Run `dmesg' for more information");
+	if (pf_chain_find(t, new_name))
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "File exists");
+	return pf_chain_rename(t, c, new_name);
+}
+
+int pf_engine_set_policy(pf_engine *e, const char *table, const char *chain, const char *policy,
+			 struct pf_error *err)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain(e, table, chain, &t, err);
+	if (!c)
+		return -1;
+	if (!c->builtin)
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Bad built-in chain name");
+	if (!policy || (strcmp(policy, "ACCEPT") && strcmp(policy, "DROP")))
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE,
+				  "Bad policy name. Run `dmesg' for more information");
+	c->policy = strcmp(policy, "DROP") ? PF_VERDICT_ACCEPT : PF_VERDICT_DROP;
+	return 0;
+}
+
+long pf_engine_chain_counters(const pf_engine *e, const char *table, const char *chain,
+			      uint64_t policy[2], uint64_t (*rules)[2], size_t n)
+{
+	struct pf_table *t;
+	struct pf_chain *c = live_chain((pf_engine *)e, table, chain, &t, NULL);
+	if (!c)
+		return -1;
+	if (policy) {
+		policy[0] = c->pcnt.pkts;
+		policy[1] = c->pcnt.bytes;
+	}
+	void *ms = mstate_of(e, c);
+	size_t count = e->matcher->count(ms, c);
+	if (rules && n) {
+		/* the rule order as it is now (logically const; writes only after a change) */
+		if (e->matcher->sync(ms, c))
+			return -1;
+		for (size_t k = 0; k < n && k < count; k++) {
+			rules[k][0] = c->rules[k]->cnt.pkts;
+			rules[k][1] = c->rules[k]->cnt.bytes;
+		}
+	}
+	return (long)count;
 }

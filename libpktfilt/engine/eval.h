@@ -2,8 +2,9 @@
  * eval.h - what extensions see while a packet is judged, and the matcher interface.
  *
  * The traversal (engine.c) asks the matcher one question: the first rule of chain C at or
- * after position p that matches packet P. Targets and the jump stack stay in the traversal,
- * so a second matcher only has to answer that question the same way.
+ * after place p (a cursor, below) that matches packet P. Targets and the jump stack stay in
+ * the traversal, so a second matcher (matcher_hashed.c) only has to answer that question the
+ * same way, side effects of the matches included.
  */
 #ifndef PF_EVAL_H
 #define PF_EVAL_H
@@ -28,6 +29,17 @@ struct pf_eval {
 	bool hotdrop;
 	bool untracked; /* CT --notrack / NOTRACK ran: no connection tracking for this packet */
 	const struct pf_rule *rule; /* the rule being evaluated */
+};
+
+/* What the hashed matcher did since it was built (pf_engine_stats). */
+struct pf_matcher_counts {
+	uint64_t lookups;    /* next() answered from the index */
+	uint64_t scans;	     /* next() answered by walking the chain (short chains, packets
+				without a whole transport header) */
+	uint64_t probes;     /* subtables probed */
+	uint64_t nodes;	     /* bucket entries looked at */
+	uint64_t candidates; /* entries whose filter the packet passed */
+	uint64_t evaluated;  /* of those, rules asked (pf_rule_matches) */
 };
 
 /*
@@ -59,10 +71,12 @@ struct pf_matcher_ops {
 	struct pf_rule *(*replace)(void *state, struct pf_chain *c, size_t pos, struct pf_rule *r);
 	size_t (*count)(const void *state, const struct pf_chain *c);
 	struct pf_rule *(*rule_at)(const void *state, const struct pf_chain *c, size_t pos);
-	/* Make c->rules / c->nrules show the current order. Returns 0 or -1 (no memory). */
+	/* Make c->rules / c->nrules show the current order. Returns 0 (insert made room in
+	 * c->rules beforehand, so it does not fail), -1 on an inconsistency. */
 	int (*sync)(void *state, struct pf_chain *c);
-	/* Heap bytes of the index; adds its subtables to *ntables. */
-	size_t (*memory)(const void *state, size_t *ntables);
+	/* Heap bytes of the index; adds its subtables to *ntables and its lookup counts to
+	 * *counts (either may be NULL). */
+	size_t (*memory)(const void *state, size_t *ntables, struct pf_matcher_counts *counts);
 };
 
 extern const struct pf_matcher_ops pf_matcher_linear;

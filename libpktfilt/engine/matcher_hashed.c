@@ -58,20 +58,25 @@
 
 #include "engine/eval.h"
 
-#define HM_SMALL 8		/* chains shorter than this are scanned */
-#define HM_BLOCK 256		/* entries per block of the order list, at most */
-#define HM_BUCKET_LIMIT 32	/* rules per bucket before a finer subtable is used */
-#define HM_MAX_IMPURE 64	/* impure candidates per lookup before falling back to a scan */
-#define HM_AHEAD 4		/* subtables hashed and prefetched ahead in a lookup */
-#define HM_GAP (1ull << 32)	/* label spacing at build */
+#ifndef HM_SMALL
+#define HM_SMALL 8 /* chains shorter than this are scanned (tests build with 1) */
+#endif
+#define HM_BLOCK 256	   /* entries per block of the order list, at most */
+#define HM_INLINE 4	   /* entries of a chain's first block allocated with the chain */
+#define HM_BUCKET_LIMIT 32 /* rules per bucket before a finer subtable is used */
+#define HM_MAX_IMPURE 64   /* impure candidates per lookup before falling back to a scan */
+#ifndef HM_AHEAD
+#define HM_AHEAD 2 /* subtables hashed and prefetched ahead in a lookup */
+#endif
+#define HM_GAP (1ull << 32)	      /* label spacing at build */
 #define HM_LABEL_END (UINT64_MAX - 1) /* labels are < this; cursor label + 1 fits */
 #define HM_MIN_SPREAD (1ull << 20)    /* gap wanted after spreading a window */
 
 struct hm_tuple {
-	uint8_t sl, dl;	    /* address prefix lengths, 0..32 */
-	uint8_t proto;	    /* the protocol every rule of the subtable has, 0: any */
-	uint8_t spl, dpl;   /* port prefix lengths, 0..16 */
-	uint8_t inl, outl;  /* interface name bytes compared, 0..16 */
+	uint8_t sl, dl;	   /* address prefix lengths, 0..32 */
+	uint8_t proto;	   /* the protocol every rule of the subtable has, 0: any */
+	uint8_t spl, dpl;  /* port prefix lengths, 0..16 */
+	uint8_t inl, outl; /* interface name bytes compared, 0..16 */
 	uint8_t pad;
 	uint32_t markmask;
 };
@@ -118,6 +123,7 @@ struct hm_ent {
 	uint64_t label;
 	struct pf_rule *rule;
 	struct hm_node *node; /* NULL while the chain is not indexed */
+	bool always;	      /* the kernel's unconditional rule: no need to ask it */
 };
 
 struct hm_block {
@@ -126,16 +132,27 @@ struct hm_block {
 };
 
 struct hm_chain {
-	struct hm_block **b; /* &b1 while there is one block */
-	struct hm_block *b1;
-	size_t nb, bcap;
-	size_t n;
 	struct hm_table **tables; /* by minlabel */
 	size_t ntables, tcap;
-	bool indexed;
-	bool stale;  /* the chain's rules array lags behind */
+	size_t bcap;
+	struct hm_block *inl; /* room for a block, allocated with the chain (never freed alone;
+				 used while the chain has one short block) */
+	bool stale;	      /* the chain's rules array lags behind */
+	struct pf_matcher_counts st;
 	bool ifaces; /* some subtable hashes interface names */
+	/* What a lookup reads, last: next to the inline block that follows. */
+	bool indexed;
+	size_t nb, n;
+	struct hm_block **b; /* &b1 while there is one block */
+	struct hm_block *b1;
 };
+
+/* The kernel's unconditional(): no address, interface, protocol or flag, and no match. */
+static bool unconditional(const struct pf_rule *r)
+{
+	static const struct pf_ipt_ip none;
+	return r->nmatches == 0 && memcmp(&r->ip, &none, sizeof(none)) == 0;
+}
 
 /* What a rule's filter holds: values for its finest tuple. */
 struct hm_rinfo {
@@ -149,8 +166,8 @@ struct hm_rinfo {
 /* ---- hashing ---- */
 
 /* The protocol is not hashed: a subtable holds one protocol (or any). */
-static inline uint64_t hm_hash(const struct hm_table *t, uint32_t src, uint32_t dst,
-			       uint16_t sport, uint16_t dport, uint32_t mark, const uint64_t in[2],
+static inline uint64_t hm_hash(const struct hm_table *t, uint32_t src, uint32_t dst, uint16_t sport,
+			       uint16_t dport, uint32_t mark, const uint64_t in[2],
 			       const uint64_t out[2])
 {
 	uint64_t a = ((uint64_t)(src & t->smask) << 32) | (dst & t->dmask);
@@ -219,7 +236,7 @@ static uint8_t iface_len(const char *name, uint8_t plus, bool inverted)
 		return 0;
 	size_t n = strnlen(name, PF_IFNAMSIZ);
 	if (plus)
-		return (uint8_t)(n - 1);		 /* "eth+": "eth" */
+		return (uint8_t)(n - 1);	       /* "eth+": "eth" */
 	return (uint8_t)(n < PF_IFNAMSIZ ? n + 1 : n); /* "eth0": "eth0\0" */
 }
 
@@ -296,9 +313,15 @@ static void analyse(const struct pf_rule *r, struct hm_rinfo *ri)
 	ri->t.dpl = range_prefix(ri->dp[0], ri->dp[1]);
 }
 
-static uint64_t rule_hash(const struct hm_table *t, const struct hm_rinfo *ri)
+/* The key of a node (its filter set) in subtable t. */
+static uint64_t node_hash(const struct hm_table *t, const struct hm_node *n)
 {
-	return hm_hash(t, ri->src, ri->dst, ri->sp[0], ri->dp[0], ri->mark, ri->in, ri->out);
+	uint64_t in[2] = {0, 0}, out[2] = {0, 0};
+	if (t->ifaces) {
+		name_words(n->rule->ip.iniface, n->tup.inl, in);
+		name_words(n->rule->ip.outiface, n->tup.outl, out);
+	}
+	return hm_hash(t, n->src, n->dst, n->sp[0], n->dp[0], n->mark, in, out);
 }
 
 /* Is a (a subtable's tuple) no more specific than b (a rule's) in every field? */
@@ -316,6 +339,21 @@ static bool tuple_eq(const struct hm_tuple *a, const struct hm_tuple *b)
 	       a->markmask == b->markmask;
 }
 
+/* The most specific tuple no more specific than a and b. */
+static struct hm_tuple tuple_meet(const struct hm_tuple *a, const struct hm_tuple *b)
+{
+	struct hm_tuple m = {0};
+	m.sl = a->sl < b->sl ? a->sl : b->sl;
+	m.dl = a->dl < b->dl ? a->dl : b->dl;
+	m.proto = a->proto == b->proto ? a->proto : 0;
+	m.spl = a->spl < b->spl ? a->spl : b->spl;
+	m.dpl = a->dpl < b->dpl ? a->dpl : b->dpl;
+	m.inl = a->inl < b->inl ? a->inl : b->inl;
+	m.outl = a->outl < b->outl ? a->outl : b->outl;
+	m.markmask = a->markmask & b->markmask;
+	return m;
+}
+
 static unsigned tuple_bits(const struct hm_tuple *t)
 {
 	return t->sl + t->dl + (t->proto ? 8u : 0u) + t->spl + t->dpl + 8u * (t->inl + t->outl) +
@@ -327,55 +365,11 @@ static unsigned tuple_bits(const struct hm_tuple *t)
 static struct hm_tuple tuple_relax(const struct hm_tuple *t)
 {
 	struct hm_tuple r = *t;
-#ifdef HM_TUNING
-	static int mode = -1;
-	if (mode < 0)
-		mode = getenv("HM_RELAX") ? atoi(getenv("HM_RELAX")) : 6;
-	switch (mode) {
-	case 0:
-		r.sl = t->sl < 16 ? 0 : t->sl < 24 ? 16 : t->sl < 32 ? 24 : 32;
-		r.dl = t->dl < 16 ? 0 : t->dl < 24 ? 16 : t->dl < 32 ? 24 : 32;
-		break;
-	case 4:
-		r.sl = t->sl < 16 ? 0 : t->sl < 24 ? 16 : 24;
-		r.dl = t->dl < 16 ? 0 : t->dl < 24 ? 16 : 24;
-		break;
-	case 5:
-		r.sl = t->sl < 8 ? 0 : t->sl < 16 ? 8 : t->sl < 24 ? 16 : 24;
-		r.dl = t->dl < 8 ? 0 : t->dl < 16 ? 8 : t->dl < 24 ? 16 : 24;
-		break;
-	case 6:
-		r.sl = t->sl < 16 ? 0 : 16;
-		r.dl = t->dl < 16 ? 0 : 16;
-		break;
-	case 8:
-		r.sl = t->sl < 12 ? 0 : t->sl < 20 ? 12 : 20;
-		r.dl = t->dl < 12 ? 0 : t->dl < 20 ? 12 : 20;
-		break;
-	case 9:
-		r.sl = t->sl < 8 ? 0 : t->sl < 16 ? 8 : 16;
-		r.dl = t->dl < 8 ? 0 : t->dl < 16 ? 8 : 16;
-		break;
-	}
-#else
 	r.sl = t->sl < 16 ? 0 : 16;
 	r.dl = t->dl < 16 ? 0 : 16;
-#endif
 	r.spl = t->spl == 16 ? 16 : 0;
 	r.dpl = t->dpl == 16 ? 16 : 0;
 	return r;
-}
-
-static size_t bucket_limit(void)
-{
-#ifdef HM_TUNING
-	static int lim = -1;
-	if (lim < 0)
-		lim = getenv("HM_LIMIT") ? atoi(getenv("HM_LIMIT")) : HM_BUCKET_LIMIT;
-	return (size_t)lim;
-#else
-	return HM_BUCKET_LIMIT;
-#endif
 }
 
 /* ---- subtables ---- */
@@ -556,6 +550,25 @@ static struct hm_table *tables_find(struct hm_chain *hc, const struct hm_tuple *
 	return NULL;
 }
 
+/* Move the nodes of bucket h of subtable from that subtable to can hold, to it. */
+static int move_bucket(struct hm_chain *hc, struct hm_table *from, uint64_t h, struct hm_table *to)
+{
+	for (;;) {
+		struct hm_node *x = table_slot(from, h)->head; /* deletes may move the slot */
+		while (x && !tuple_covers(&to->tup, &x->tup))
+			x = x->bnext;
+		if (!x)
+			break;
+		table_del(from, x);
+		x->h = node_hash(to, x);
+		if (table_add(to, x))
+			return -1;
+	}
+	if (from->nnodes == 0)
+		tables_drop(hc, from);
+	return 0;
+}
+
 /* Put a node (label and rule set) in a subtable. */
 static int place(struct hm_chain *hc, struct hm_node *n)
 {
@@ -576,42 +589,76 @@ static int place(struct hm_chain *hc, struct hm_node *n)
 	n->pure = ri.pure;
 	n->exact = ri.exact;
 
-	size_t limit = bucket_limit();
+	/* The most specific subtable that can hold the rule and has room in its bucket. The
+	 * coarser ones whose bucket is full are remembered: their buckets move to it. */
+	const size_t limit = HM_BUCKET_LIMIT;
 	struct hm_table *best = NULL;
 	unsigned best_bits = 0;
+	size_t nfull = 0;
+	struct hm_table **full = calloc(hc->ntables + 1, sizeof(*full));
+	if (!full)
+		return -1;
 	for (size_t i = 0; i < hc->ntables; i++) {
 		struct hm_table *t = hc->tables[i];
 		if (!tuple_covers(&t->tup, &ri.t))
 			continue;
+		if (bucket_len(t, node_hash(t, n), limit) >= limit) {
+			full[nfull++] = t;
+			continue;
+		}
 		unsigned bits = tuple_bits(&t->tup);
 		if (best && (bits < best_bits || (bits == best_bits && t->nnodes <= best->nnodes)))
-			continue;
-		if (bucket_len(t, rule_hash(t, &ri), limit) >= limit)
 			continue;
 		best = t;
 		best_bits = bits;
 	}
+	int rc = -1;
 	if (!best) {
 		struct hm_tuple rt = tuple_relax(&ri.t);
-		best = tables_find(hc, &rt);
-		if (best && !tuple_eq(&rt, &ri.t)) {
-			/* The relaxed subtable's bucket is full: one with the rule's own tuple. */
-			best = tables_find(hc, &ri.t);
-			if (!best)
-				best = tables_add(hc, &ri.t);
-		} else if (!best) {
+		struct hm_table *rtab = tables_find(hc, &rt);
+		if (!rtab) {
 			best = tables_add(hc, &rt);
+		} else {
+			/* The relaxed subtable's bucket is full: split it (TupleMerge). Its rules
+			 * and this one move to the most specific subtable that holds them all, when
+			 * that is finer; else this rule goes to one with its own tuple. */
+			uint64_t h = node_hash(rtab, n);
+			struct hm_tuple f = ri.t;
+			for (struct hm_node *x = table_slot(rtab, h)->head; x; x = x->bnext)
+				f = tuple_meet(&f, &x->tup);
+			if (tuple_covers(&rtab->tup, &f) && !tuple_eq(&rtab->tup, &f)) {
+				best = tables_find(hc, &f);
+				if (!best)
+					best = tables_add(hc, &f);
+				if (best && move_bucket(hc, rtab, h, best))
+					goto out;
+			} else {
+				best = tables_find(hc, &ri.t);
+				if (!best)
+					best = tables_add(hc, &ri.t);
+			}
 		}
 		if (!best)
-			return -1;
+			goto out;
+		best_bits = tuple_bits(&best->tup);
 	}
-	n->h = rule_hash(best, &ri);
-	uint64_t oldmin = best->minlabel;
+	n->h = node_hash(best, n);
 	if (table_add(best, n))
-		return -1;
-	if (best->minlabel != oldmin)
-		tables_sort(hc);
-	return 0;
+		goto out;
+	/* Drain the full buckets of coarser subtables into this finer one. */
+	for (size_t i = 0; i < nfull; i++) {
+		bool alive = false;
+		for (size_t k = 0; k < hc->ntables; k++)
+			alive |= hc->tables[k] == full[i];
+		if (alive && full[i] != best && tuple_bits(&full[i]->tup) < best_bits &&
+		    move_bucket(hc, full[i], node_hash(full[i], n), best))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(full);
+	tables_sort(hc);
+	return rc;
 }
 
 static void unplace(struct hm_chain *hc, struct hm_node *n)
@@ -634,6 +681,29 @@ static struct hm_block *block_new(uint32_t cap)
 		b->cap = cap;
 	}
 	return b;
+}
+
+static void block_free(struct hm_chain *hc, struct hm_block *b)
+{
+	if (b != hc->inl)
+		free(b);
+}
+
+/* A bigger copy of block b (cap entries). */
+static struct hm_block *block_grow(struct hm_chain *hc, struct hm_block *b, uint32_t cap)
+{
+	if (b != hc->inl) {
+		struct hm_block *g = realloc(b, sizeof(*b) + cap * sizeof(b->v[0]));
+		if (g)
+			g->cap = cap;
+		return g;
+	}
+	struct hm_block *g = block_new(cap);
+	if (g) {
+		memcpy(g->v, b->v, b->n * sizeof(b->v[0]));
+		g->n = b->n;
+	}
+	return g;
 }
 
 /* Block and offset of rank pos (pos == n: the end of the last block). */
@@ -710,11 +780,9 @@ static int blocks_insert(struct hm_chain *hc, size_t at, struct hm_block *nbk)
 static int seq_insert(struct hm_chain *hc, size_t pos, const struct hm_ent *e)
 {
 	if (hc->nb == 0) {
-		struct hm_block *b = block_new(2);
-		if (!b || blocks_insert(hc, 0, b)) {
-			free(b);
+		hc->inl->n = 0; /* no block in use: the inline one is free */
+		if (blocks_insert(hc, 0, hc->inl))
 			return -1;
-		}
 	}
 	size_t off, bi = seq_find(hc, pos, &off);
 	struct hm_block *b = hc->b[bi];
@@ -737,10 +805,9 @@ static int seq_insert(struct hm_chain *hc, size_t pos, const struct hm_ent *e)
 	}
 	if (b->n == b->cap) {
 		uint32_t cap = b->cap * 2 > HM_BLOCK ? HM_BLOCK : b->cap * 2;
-		struct hm_block *g = realloc(b, sizeof(*b) + cap * sizeof(b->v[0]));
+		struct hm_block *g = block_grow(hc, b, cap);
 		if (!g)
 			return -1;
-		g->cap = cap;
 		hc->b[bi] = g;
 		b = g;
 	}
@@ -760,7 +827,7 @@ static struct hm_ent seq_remove(struct hm_chain *hc, size_t pos)
 	b->n--;
 	hc->n--;
 	if (b->n == 0) {
-		free(b);
+		block_free(hc, b);
 		memmove(&hc->b[bi], &hc->b[bi + 1], (hc->nb - bi - 1) * sizeof(*hc->b));
 		hc->nb--;
 	}
@@ -866,7 +933,7 @@ static void chain_free(struct hm_chain *hc)
 		return;
 	drop_index(hc);
 	for (size_t i = 0; i < hc->nb; i++)
-		free(hc->b[i]);
+		block_free(hc, hc->b[i]);
 	if (hc->b != &hc->b1)
 		free(hc->b);
 	free(hc->tables);
@@ -876,10 +943,29 @@ static void chain_free(struct hm_chain *hc)
 static int hm_build(struct pf_engine *e, struct pf_chain *c, void **state)
 {
 	(void)e;
-	struct hm_chain *hc = calloc(1, sizeof(*hc));
+	/* Short chains (most user chains) come in one allocation with their entries. */
+	struct hm_chain *hc =
+	    calloc(1, sizeof(*hc) + sizeof(struct hm_block) + HM_INLINE * sizeof(struct hm_ent));
 	if (!hc)
 		return -1;
 	*state = hc;
+	hc->inl = (struct hm_block *)(hc + 1);
+	hc->inl->cap = HM_INLINE;
+	if (c->nrules == 0)
+		return 0;
+	if (c->nrules <= HM_INLINE) {
+		if (blocks_insert(hc, 0, hc->inl))
+			return -1;
+		for (size_t i = 0; i < c->nrules; i++) {
+			hc->inl->v[i].label = (uint64_t)(i + 1) * HM_GAP;
+			hc->inl->v[i].rule = c->rules[i];
+			hc->inl->v[i].node = NULL;
+			hc->inl->v[i].always = unconditional(c->rules[i]);
+		}
+		hc->inl->n = (uint32_t)c->nrules;
+		hc->n = c->nrules;
+		return 0;
+	}
 	uint64_t gap = HM_GAP;
 	if (c->nrules >= (HM_LABEL_END / HM_GAP) - 1)
 		gap = HM_LABEL_END / (c->nrules + 1);
@@ -896,6 +982,7 @@ static int hm_build(struct pf_engine *e, struct pf_chain *c, void **state)
 			b->v[b->n].label = (uint64_t)(i + 1) * gap;
 			b->v[b->n].rule = c->rules[i];
 			b->v[b->n].node = NULL;
+			b->v[b->n].always = unconditional(c->rules[i]);
 			b->n++;
 			hc->n++;
 		}
@@ -924,7 +1011,7 @@ static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_
 	for (; bi < hc->nb; bi++, off = 0) {
 		const struct hm_block *b = hc->b[bi];
 		for (; off < b->n; off++) {
-			if (pf_rule_matches(b->v[off].rule, ev)) {
+			if (b->v[off].always || pf_rule_matches(b->v[off].rule, ev)) {
 				*cur = b->v[off].label + 1;
 				return b->v[off].rule;
 			}
@@ -936,21 +1023,16 @@ static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_
 	return NULL;
 }
 
-#ifdef HM_TUNING
-unsigned long hm_st[6]; /* calls, probes, nodes, filtered in, verified, tables */
-#define HM_ST(i) (hm_st[i]++)
-#else
-#define HM_ST(i) ((void)0)
-#endif
-
 static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *cur,
 			       struct pf_eval *ev)
 {
-	const struct hm_chain *hc = state;
+	struct hm_chain *hc = state;
 	const struct pf_packet *p = ev->pkt;
 	(void)c;
-	if (!hc->indexed || p->fragoff == 1 || p->l4_truncated)
+	if (!hc->indexed || p->fragoff == 1 || p->l4_truncated) {
+		hc->st.scans++;
 		return scan(hc, cur, ev);
+	}
 
 	/* The packet's key: what the filters are about. */
 	const uint32_t src = ntohl(p->saddr), dst = ntohl(p->daddr), mark = ev->mark;
@@ -969,10 +1051,7 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 	}
 
 	const uint64_t start = *cur;
-	HM_ST(0);
-#ifdef HM_TUNING
-	hm_st[5] += hc->ntables;
-#endif
+	hc->st.lookups++;
 	uint64_t best = UINT64_MAX;
 	struct hm_node *bestn = NULL;
 	struct hm_node *imp[HM_MAX_IMPURE];
@@ -1000,12 +1079,12 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 		}
 		if (t->proto && t->proto != p->proto)
 			continue;
-		HM_ST(1);
+		hc->st.probes++;
 		size_t k = (size_t)h & t->mask;
 		while (t->slots[k].head && t->slots[k].h != h)
 			k = (k + 1) & t->mask;
 		for (struct hm_node *n = t->slots[k].head; n; n = n->bnext) {
-			HM_ST(2);
+			hc->st.nodes++;
 			if (n->label < start)
 				continue;
 			if (n->label >= best)
@@ -1016,7 +1095,7 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 			    sport > n->sp[1] || dport < n->dp[0] || dport > n->dp[1] ||
 			    ((mark ^ n->mark) & n->markmask))
 				continue;
-			HM_ST(3);
+			hc->st.candidates++;
 			if (n->exact && p->fragoff == 0) {
 				best = n->label; /* what pf_rule_matches would say */
 				bestn = n;
@@ -1024,7 +1103,7 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 			}
 			if (n->pure) {
 				bool m = pf_rule_matches(n->rule, ev);
-				HM_ST(4);
+				hc->st.evaluated++;
 				if (ev->hotdrop) {
 					/* A described match broke its promise: nothing with a side
 					 * effect ran yet, so the walk gives the right answer. */
@@ -1054,6 +1133,7 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 			imp[j] = x;
 		}
 		for (size_t i = 0; i < nimp && imp[i]->label < best; i++) {
+			hc->st.evaluated++;
 			if (pf_rule_matches(imp[i]->rule, ev)) {
 				*cur = imp[i]->label + 1;
 				return imp[i]->rule;
@@ -1090,10 +1170,18 @@ static unsigned hm_rulenum(void *state, const struct pf_chain *c, uint64_t cur)
 static int hm_insert(void *state, struct pf_chain *c, size_t pos, struct pf_rule *r)
 {
 	struct hm_chain *hc = state;
-	(void)c;
 	if (pos > hc->n)
 		return -1;
-	struct hm_ent e = {0, r, NULL};
+	/* Room in the chain's array now, so that writing it back (sync) cannot fail. */
+	if (c->cap < hc->n + 1) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		struct pf_rule **v = realloc(c->rules, cap * sizeof(*v));
+		if (!v)
+			return -1;
+		c->rules = v;
+		c->cap = cap;
+	}
+	struct hm_ent e = {0, r, NULL, unconditional(r)};
 	if (seq_insert(hc, pos, &e))
 		return -1;
 	hc->stale = true;
@@ -1131,6 +1219,7 @@ static struct pf_rule *hm_replace(void *state, struct pf_chain *c, size_t pos, s
 	struct hm_ent *e = seq_at(hc, pos);
 	struct pf_rule *old = e->rule;
 	e->rule = r;
+	e->always = unconditional(r);
 	hc->stale = true;
 	if (e->node) {
 		unplace(hc, e->node);
@@ -1159,13 +1248,8 @@ static int hm_sync(void *state, struct pf_chain *c)
 	struct hm_chain *hc = state;
 	if (!hc->stale)
 		return 0;
-	if (c->cap < hc->n) {
-		struct pf_rule **v = realloc(c->rules, hc->n * sizeof(*v));
-		if (!v)
-			return -1;
-		c->rules = v;
-		c->cap = hc->n;
-	}
+	if (c->cap < hc->n) /* hm_insert made room: never */
+		return -1;
 	size_t i = 0;
 	for (size_t bi = 0; bi < hc->nb; bi++)
 		for (uint32_t k = 0; k < hc->b[bi]->n; k++)
@@ -1181,12 +1265,21 @@ static size_t heap(const void *p)
 	return p ? malloc_usable_size((void *)p) + sizeof(size_t) : 0;
 }
 
-static size_t hm_memory(const void *state, size_t *ntables)
+static size_t hm_memory(const void *state, size_t *ntables, struct pf_matcher_counts *st)
 {
 	const struct hm_chain *hc = state;
+	if (st) {
+		st->lookups += hc->st.lookups;
+		st->scans += hc->st.scans;
+		st->probes += hc->st.probes;
+		st->nodes += hc->st.nodes;
+		st->candidates += hc->st.candidates;
+		st->evaluated += hc->st.evaluated;
+	}
 	size_t m = heap(hc) + (hc->b != &hc->b1 ? heap(hc->b) : 0) + heap(hc->tables);
 	for (size_t bi = 0; bi < hc->nb; bi++) {
-		m += heap(hc->b[bi]);
+		if (hc->b[bi] != hc->inl)
+			m += heap(hc->b[bi]);
 		for (uint32_t k = 0; k < hc->b[bi]->n; k++)
 			m += heap(hc->b[bi]->v[k].node);
 	}

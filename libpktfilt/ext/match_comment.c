@@ -66,6 +66,15 @@ static bool comment_match(struct pf_eval *ev, const void *data, void *state)
 	return true;
 }
 
+/* The hashed matcher's view (ext.h): every packet, without side effects. */
+static int comment_index(const void *data, const struct pf_rule *rule, struct pf_index_key *k)
+{
+	(void)data;
+	(void)rule;
+	k->flags |= PF_INDEX_EXACT;
+	return 0;
+}
+
 const struct pf_ext pf_match_comment = {
     .name = "comment",
     .kind = PF_EXT_MATCH,
@@ -77,4 +86,5 @@ const struct pf_ext pf_match_comment = {
     .save = comment_save,
     .print = comment_print,
     .match = comment_match,
+    .index_fields = comment_index,
 };
