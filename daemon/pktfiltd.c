@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,6 +64,9 @@ static void usage(FILE *f)
 		"      --queue-maxlen N    kernel queue length (8192)\n"
 		"      --rcvbuf BYTES      socket receive buffer (67108864)\n"
 		"      --matcher KIND      hashed (the library's default) or linear\n"
+		"      --cpus LIST         run worker i on the i-th CPU of LIST (0,2-3), cycling\n"
+		"      --metrics-listen ADDR:PORT\n"
+		"                          serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"      --syslog            log to syslog rather than stderr\n"
 		"  -v, --verbose           say more (twice: the iptables commands too)\n"
 		"  -h, --help, -V, --version\n",
@@ -86,6 +90,39 @@ static int parse_queues(const char *s)
 	D.qfirst = (unsigned)a;
 	D.qlast = (unsigned)b;
 	return 0;
+}
+
+/* --cpus: a list of CPUs ("0,2-3") this process may run on. */
+static int parse_cpus(const char *s)
+{
+	cpu_set_t allowed;
+	if (sched_getaffinity(0, sizeof(allowed), &allowed))
+		CPU_ZERO(&allowed);
+	D.ncpus = 0;
+	while (*s) {
+		char *end;
+		unsigned long a = strtoul(s, &end, 10), b = a;
+		if (end == s)
+			return -1;
+		if (*end == '-') {
+			s = end + 1;
+			b = strtoul(s, &end, 10);
+			if (end == s || b < a)
+				return -1;
+		}
+		for (unsigned long c = a; c <= b; c++) {
+			if (c >= CPU_SETSIZE || !CPU_ISSET(c, &allowed) ||
+			    D.ncpus >= PFD_MAX_QUEUES)
+				return -1;
+			D.cpus[D.ncpus++] = (int)c;
+		}
+		if (*end == ',')
+			end++;
+		else if (*end)
+			return -1;
+		s = end;
+	}
+	return D.ncpus ? 0 : -1;
 }
 
 /* ---- control socket ---- */
@@ -168,7 +205,7 @@ static void do_reload(void)
 {
 	struct pf_error err;
 	D.reloads++;
-	if (reload_file(&err)) {
+	if (load_rules(false, &err)) {
 		D.reload_failures++;
 		log_reload_error(&err);
 	} else if (D.verbose) {
@@ -188,6 +225,46 @@ static bool take_signals(int sfd, bool *hup)
 			stop = true;
 	}
 	return stop;
+}
+
+/* CMD: one iptables command (its words, each ended by a NUL byte), run on the live rule set;
+ * answered "DONE <exit status> <output length>" with the output then the error text. */
+static void serve_cmd(int cfd, const char *body, size_t len)
+{
+	int argc = 1;
+	for (size_t i = 0; i < len; i++)
+		argc += body[i] == '\0';
+	char **argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (!argv || (len && body[len - 1] != '\0')) {
+		const char *m = "pktfiltd: malformed command\n";
+		pf_ctl_send(cfd, "ERR 2 0", m, strlen(m));
+		free(argv);
+		return;
+	}
+	argv[0] = "pktfilt";
+	for (size_t i = 0, k = 1; i < len; k++) {
+		argv[k] = (char *)body + i;
+		i += strlen(body + i) + 1;
+	}
+	char *out, *errs;
+	size_t outlen, errlen;
+	int status = cmd_run(argc, argv, &out, &outlen, &errs, &errlen);
+	free(argv);
+	char *both = malloc(outlen + errlen + 1);
+	char head[64];
+	snprintf(head, sizeof(head), "DONE %d %zu", status, outlen);
+	if (both) {
+		if (outlen)
+			memcpy(both, out, outlen);
+		if (errlen)
+			memcpy(both + outlen, errs, errlen);
+		pf_ctl_send(cfd, head, both, outlen + errlen);
+	} else {
+		pf_ctl_send(cfd, "ERR 4 0", "pktfiltd: out of memory\n", 24);
+	}
+	free(both);
+	free(out);
+	free(errs);
 }
 
 /* Serve one client until it closes; returns true when a signal asked to stop. */
@@ -231,7 +308,7 @@ static bool serve(int cfd, int sfd, bool *hup)
 		if (!strcmp(head, "GET")) {
 			if (have_snap)
 				ctext_free(&snap);
-			have_snap = gen_live(D.cur, &snap) == 0;
+			have_snap = live_ctext(&snap) == 0;
 			size_t tl = 0;
 			char *t = have_snap ? ctext_render(&snap, &tl) : NULL;
 			if (t)
@@ -254,10 +331,12 @@ static bool serve(int cfd, int sfd, bool *hup)
 			stats_text(&t, &tl);
 			pf_ctl_send(cfd, "OK", t ? t : "", t ? tl : 0);
 			free(t);
+		} else if (!strncmp(head, "CMD", 3) && (!head[3] || head[3] == ' ')) {
+			serve_cmd(cfd, body, len);
 		} else if (!strcmp(head, "RELOAD")) {
 			struct pf_error err;
 			D.reloads++;
-			if (reload_file(&err)) {
+			if (load_rules(false, &err)) {
 				D.reload_failures++;
 				log_reload_error(&err);
 				send_err(cfd, &err);
@@ -287,7 +366,17 @@ int main(int argc, char **argv)
 	D.queue_maxlen = 8192;
 	D.rcvbuf = 64 << 20;
 	D.matcher = PF_MATCHER_DEFAULT;
-	enum { O_IPT = 256, O_NOFO, O_BATCH, O_QMAX, O_RCVBUF, O_MATCHER, O_SYSLOG };
+	enum {
+		O_IPT = 256,
+		O_NOFO,
+		O_BATCH,
+		O_QMAX,
+		O_RCVBUF,
+		O_MATCHER,
+		O_SYSLOG,
+		O_CPUS,
+		O_METRICS
+	};
 	static const struct option opts[] = {{"queues", required_argument, 0, 'q'},
 					     {"rules", required_argument, 0, 'r'},
 					     {"socket", required_argument, 0, 's'},
@@ -299,6 +388,8 @@ int main(int argc, char **argv)
 					     {"rcvbuf", required_argument, 0, O_RCVBUF},
 					     {"matcher", required_argument, 0, O_MATCHER},
 					     {"syslog", no_argument, 0, O_SYSLOG},
+					     {"cpus", required_argument, 0, O_CPUS},
+					     {"metrics-listen", required_argument, 0, O_METRICS},
 					     {"verbose", no_argument, 0, 'v'},
 					     {"help", no_argument, 0, 'h'},
 					     {"version", no_argument, 0, 'V'},
@@ -344,13 +435,25 @@ int main(int argc, char **argv)
 			break;
 		case O_MATCHER:
 			if (!strcmp(optarg, "linear"))
-				D.matcher = PF_MATCHER_DEFAULT;
+				D.matcher = PF_MATCHER_LINEAR;
 			else if (!strcmp(optarg, "hashed"))
 				D.matcher = PF_MATCHER_HASHED;
 			else {
 				fprintf(stderr, "pktfiltd: --matcher linear or hashed\n");
 				return 2;
 			}
+			break;
+		case O_CPUS:
+			if (parse_cpus(optarg)) {
+				fprintf(stderr,
+					"pktfiltd: bad --cpus %s (CPUs this process may use, as "
+					"0,2-3; at most %d)\n",
+					optarg, PFD_MAX_QUEUES);
+				return 2;
+			}
+			break;
+		case O_METRICS:
+			D.metrics_listen = optarg;
 			break;
 		case O_SYSLOG:
 			D.use_syslog = true;
@@ -392,7 +495,7 @@ int main(int argc, char **argv)
 		pfd_log(LOG_ERR, "pktfiltd: out of memory");
 		return 1;
 	}
-	if (reload_file(&err)) {
+	if (load_rules(true, &err)) {
 		log_reload_error(&err);
 		return 1;
 	}
@@ -403,6 +506,10 @@ int main(int argc, char **argv)
 	}
 	if (D.install_hooks && D.cur->q.hooks && hooks_install(D.cur->q.hooks, D.cur->q.conntrack))
 		pfd_log(LOG_WARNING, "pktfiltd: some kernel hooks could not be installed");
+	if (D.metrics_listen && metrics_start(D.metrics_listen)) {
+		status = 1;
+		goto out;
+	}
 	lfd = listen_socket();
 	if (lfd < 0) {
 		status = 1;
@@ -414,7 +521,12 @@ int main(int argc, char **argv)
 	for (;;) {
 		bool hup = false;
 		struct pollfd pf[2] = {{lfd, POLLIN, 0}, {sfd, POLLIN, 0}};
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		int idle_ms;
+		if (compaction_due(pfd_now_ns(), &idle_ms)) {
+			persist_live(); /* the journal into the rules file */
+			continue;
+		}
+		if (poll(pf, 2, idle_ms) < 0 && errno != EINTR)
 			break;
 		if ((pf[1].revents & POLLIN) && take_signals(sfd, &hup))
 			break;
@@ -438,7 +550,8 @@ out:
 	if (D.install_hooks)
 		hooks_remove();
 	if (D.workers) {
-		usleep(100000); /* answer what was queued before the hooks went away */
+		changes_settle(); /* the engines as the rule set says, for the final counters */
+		usleep(100000);	  /* answer what was queued before the hooks went away */
 		workers_stop();
 	}
 	free(D.workers); /* prepared but never started */
@@ -448,6 +561,7 @@ out:
 		persist_live();
 	gen_free(D.cur);
 	D.cur = NULL;
+	metrics_stop(); /* before the statistics go */
 	free(D.stats);
 	if (D.verbose)
 		pfd_log(LOG_INFO, "pktfiltd: stopped");

@@ -13,6 +13,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,11 @@ struct worker {
 	unsigned nlocal;
 	uint64_t local_stamp;
 	uint64_t now_mono; /* the batch's time, for the caches */
+	/* single-rule changes (change.c): applied by this worker to its own engine */
+	struct qcfg q;	     /* what the rule set needs from the queue now */
+	uint64_t gen_id;     /* the generation q came from */
+	uint64_t acked;	     /* last post applied (read by the control thread) */
+	uint64_t failed_seq; /* a post this worker could not apply in full */
 };
 
 /* ---- interface names and addresses, cached per worker ---- */
@@ -356,15 +362,15 @@ static void judge(struct worker *w, const struct gen *g, const struct nlattr *co
 	bool truncated = len > caplen;
 	/* A packet copied under an older, smaller range or without the conntrack information the
 	 * rule set now needs goes through the hook once more, to come back complete. */
-	if ((truncated && (g->q.full || len > room)) ||
-	    (may_be_stale && g->q.conntrack && !tb[NFQA_CT_INFO])) {
+	if ((truncated && (w->q.full || len > room)) ||
+	    (may_be_stale && w->q.conntrack && !tb[NFQA_CT_INFO])) {
 		p->verdict = NF_REPEAT;
 		STAT_ADD(w->st, repeat, 1);
 		return;
 	}
 	/* Header-only copy: the rule set reads nothing past PFD_HDR_COPY bytes; the engine is
 	 * given the packet's real length over a buffer whose tail it never reads. */
-	if (g->q.csum && (skbinfo & NFQA_SKB_CSUMNOTREADY))
+	if (w->q.csum && (skbinfo & NFQA_SKB_CSUMNOTREADY))
 		complete_l4_checksum(buf, caplen);
 
 	struct pf_packet_meta m = {.now_ns = wall};
@@ -406,7 +412,7 @@ static void judge(struct worker *w, const struct gen *g, const struct nlattr *co
 	}
 	if (tb[PFD_NFQA_PRIORITY])
 		m.classify = ntohl(mnl_attr_get_u32(tb[PFD_NFQA_PRIORITY]));
-	if (g->q.conntrack) {
+	if (w->q.conntrack) {
 		if (tb[NFQA_CT_INFO]) {
 			uint32_t ci = ntohl(mnl_attr_get_u32(tb[NFQA_CT_INFO]));
 			if (ci == IP_CT_UNTR) {
@@ -573,6 +579,21 @@ static void reconfigure(struct worker *w, const struct qcfg *q, uint64_t now)
 	STAT_ADD(w->st, reconfigs, 1);
 }
 
+/* Apply the control thread's post (single-rule changes) to this worker's engine, between
+ * batches: nothing evaluates on the engine meanwhile. */
+static void apply_post(struct worker *w, uint64_t seq)
+{
+	const struct gen *g = rcu_dereference(D.cur);
+	if (change_apply(g->eng[w->idx], D.post.ops, D.post.n))
+		__atomic_store_n(&w->failed_seq, seq, __ATOMIC_RELAXED);
+	w->q = D.post.q;
+	w->gen_id = g->id;
+	__atomic_store_n(&w->acked, seq, __ATOMIC_RELEASE);
+	uint64_t one = 1;
+	if (write(D.ack_fd, &one, sizeof(one)) < 0)
+		STAT_ADD(w->st, send_errors, 1);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -588,6 +609,9 @@ static void *worker_main(void *arg)
 		}
 		int n = recvmmsg(w->fd, w->msgs, w->batch, MSG_WAITFORONE, NULL);
 		urcu_qsbr_thread_online();
+		uint64_t post = __atomic_load_n(&D.post_seq, __ATOMIC_ACQUIRE);
+		if (post != w->acked)
+			apply_post(w, post);
 		if (n <= 0) {
 			if (n < 0 && errno == ENOBUFS)
 				STAT_ADD(w->st, enobufs, 1);
@@ -601,9 +625,13 @@ static void *worker_main(void *arg)
 		uint64_t wall = (uint64_t)rt.tv_sec * 1000000000ULL + (uint64_t)rt.tv_nsec;
 		w->now_mono = t0;
 		const struct gen *g = rcu_dereference(D.cur);
+		if (g->id != w->gen_id) { /* a new generation: its needs */
+			w->q = g->q;
+			w->gen_id = g->id;
+		}
 		bool stale = t0 < w->reconf_until;
-		if (g->q.range != w->applied.range || g->q.flags != w->applied.flags) {
-			reconfigure(w, &g->q, t0);
+		if (w->q.range != w->applied.range || w->q.flags != w->applied.flags) {
+			reconfigure(w, &w->q, t0);
 			stale = true;
 		}
 		unsigned npk = 0;
@@ -646,7 +674,10 @@ static void *worker_main(void *arg)
 		emit_verdicts(w);
 		uint64_t t1 = pfd_now_ns();
 		STAT_ADD(w->st, batches, 1);
-		STAT_ADD(w->st, batch_hist[log2_bucket(npk ? npk : 1, PFD_BATCH_BUCKETS)], 1);
+		STAT_ADD(w->st, batch_pkts, npk);
+		if (npk) /* not a batch of acknowledgements only */
+			STAT_ADD(w->st, batch_hist[log2_bucket(npk, PFD_BATCH_BUCKETS)], 1);
+		STAT_ADD(w->st, lat_sum_ns, (t1 - t0) * npk);
 		unsigned lb;
 		if (t1 - t0 < 1000)
 			lb = 0;
@@ -747,6 +778,9 @@ int workers_start(void)
 	unsigned nq = D.qlast - D.qfirst + 1;
 	for (unsigned i = 0; i < nq; i++) {
 		struct worker *w = &D.workers[i];
+		w->q = D.cur->q;
+		w->gen_id = D.cur->id;
+		w->acked = D.post_seq;
 		if (worker_open(w, &D.cur->q)) {
 			pfd_log(LOG_ERR, "pktfiltd: cannot bind NFQUEUE queue %u: %s", w->qnum,
 				strerror(errno));
@@ -754,8 +788,21 @@ int workers_start(void)
 		}
 	}
 	for (unsigned i = 0; i < nq; i++) {
-		if (pthread_create(&D.workers[i].th, NULL, worker_main, &D.workers[i]))
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		if (D.ncpus) { /* --cpus: worker i on the i-th CPU of the list, cycling */
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(D.cpus[i % D.ncpus], &set);
+			pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+		}
+		int rc = pthread_create(&D.workers[i].th, &attr, worker_main, &D.workers[i]);
+		pthread_attr_destroy(&attr);
+		if (rc) {
+			pfd_log(LOG_ERR, "pktfiltd: cannot start the worker of queue %u: %s",
+				D.workers[i].qnum, strerror(rc));
 			return -1;
+		}
 		D.workers[i].started = true;
 	}
 	return 0;
@@ -779,16 +826,44 @@ void workers_stop(void)
 	D.host_opaque = NULL;
 }
 
-/* ---- statistics text ---- */
+void workers_wake(void)
+{
+	if (!D.workers)
+		return;
+	struct nlmsghdr h = {.nlmsg_len = sizeof(h), .nlmsg_type = NLMSG_NOOP};
+	unsigned nq = D.qlast - D.qfirst + 1;
+	for (unsigned i = 0; i < nq; i++) {
+		struct worker *w = &D.workers[i];
+		if (!w->started || !w->nl ||
+		    __atomic_load_n(&w->acked, __ATOMIC_ACQUIRE) == D.post_seq)
+			continue;
+		/* it comes from a user port: the worker skips it, and has woken up */
+		struct sockaddr_nl dst = {.nl_family = AF_NETLINK,
+					  .nl_pid = mnl_socket_get_portid(w->nl)};
+		sendto(D.wake_fd, &h, sizeof(h), MSG_DONTWAIT, (struct sockaddr *)&dst,
+		       sizeof(dst));
+	}
+}
 
-struct kq {
-	unsigned total, dropped, user_dropped;
-	bool seen;
-};
+unsigned workers_acked(uint64_t seq, bool *failed)
+{
+	unsigned n = 0, nq = D.qlast - D.qfirst + 1;
+	for (unsigned i = 0; D.workers && i < nq; i++) {
+		struct worker *w = &D.workers[i];
+		if (!w->started || __atomic_load_n(&w->acked, __ATOMIC_ACQUIRE) >= seq) {
+			n++;
+			if (__atomic_load_n(&w->failed_seq, __ATOMIC_RELAXED) == seq)
+				*failed = true;
+		}
+	}
+	return n;
+}
+
+/* ---- statistics text ---- */
 
 /* /proc/net/netfilter/nfnetlink_queue: queue, portid, waiting, copy mode, copy range,
  * queue_dropped (queue full), queue_user_dropped (netlink delivery failed), last id, 1. */
-static void kernel_queues(struct kq *kq, unsigned nq)
+void kernel_queues(struct kq *kq, unsigned nq)
 {
 	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
 	if (!f)
@@ -799,7 +874,7 @@ static void kernel_queues(struct kq *kq, unsigned nq)
 		if (q < D.qfirst || q > D.qlast || q - D.qfirst >= nq)
 			continue;
 		struct kq *k = &kq[q - D.qfirst];
-		k->total = total;
+		k->waiting = total;
 		k->dropped = dropped;
 		k->user_dropped = udropped;
 		k->seen = true;

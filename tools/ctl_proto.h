@@ -6,13 +6,19 @@
  *
  *   request  "GET 0"            the live rule set, iptables-save -c text with live counters
  *            "COMMIT <len>"     replace the live rule set by this iptables-save -c text
+ *            "CMD <wait> <len>" run one iptables command on the live rule set: body = its
+ *                               words (argv[1..]), each ended by a NUL byte; wait = -w's
+ *                               seconds (-1: none), informative (clients are served in turn)
  *            "STATS 0"          per-queue statistics, as text
  *            "RELOAD 0"         re-read the rules file (as SIGHUP)
  *   response "OK <len>"         body: the answer (may be empty)
  *            "ERR <code> <line> <len>"   body: the message (exit code and restore line)
+ *            "DONE <status> <outlen> <len>"  CMD's answer: its exit status; body = the
+ *                               output (outlen bytes) then the warnings and error text
  *
  * The daemon serves one connection at a time: a client holds the rule set from its GET to
- * its COMMIT and closes, so commands are serialised as with the xtables lock.
+ * its COMMIT and closes, so commands are serialised as with the xtables lock. `pktfilt` sends
+ * CMD (no transfer of the rule set); pktfilt-save and pktfilt-restore use GET and COMMIT.
  */
 #ifndef PF_TOOLS_CTL_PROTO_H
 #define PF_TOOLS_CTL_PROTO_H

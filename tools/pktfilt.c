@@ -91,6 +91,12 @@ static int main_iptables(int argc, char **argv)
 		return pf_daemon_stats(prog, stdout);
 	struct pf_store store;
 	pf_store_pick(&store, state);
+	if (pf_store_is_daemon(&store)) {
+		/* the daemon runs the command on its live rule set: nothing to transfer */
+		int status = pf_daemon_command(&store, prog, argc, argv, wait);
+		store.ops->close(&store);
+		return status;
+	}
 	struct pf_error err;
 	pf_ruleset *rs = NULL;
 	if (store.ops->open(&store, wait, &rs, &err)) {

@@ -115,6 +115,65 @@ static void daemon_close(struct pf_store *st)
 
 static const struct pf_store_ops daemon_ops = {daemon_open, daemon_commit, daemon_close};
 
+bool pf_store_is_daemon(const struct pf_store *st)
+{
+	return st->ops == &daemon_ops;
+}
+
+int pf_daemon_command(struct pf_store *st, const char *prog, int argc, char *const argv[],
+		      int wait_seconds)
+{
+	/* the words, each ended by a NUL byte; the wait goes along (the daemon serves one
+	 * client at a time: there is no lock to wait for) */
+	size_t len = 0;
+	for (int i = 1; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	char *body = malloc(len + 1);
+	if (!body) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return PF_ERR_RESOURCE;
+	}
+	size_t off = 0;
+	for (int i = 1; i < argc; i++) {
+		size_t n = strlen(argv[i]) + 1;
+		memcpy(body + off, argv[i], n);
+		off += n;
+	}
+	char verb[32];
+	snprintf(verb, sizeof(verb), "CMD %d", wait_seconds);
+	char head[PF_CTL_HEAD_MAX];
+	char *answer = NULL;
+	size_t alen = 0;
+	int rc = pf_ctl_send(st->lock_fd, verb, body, len) ||
+		 pf_ctl_recv(st->lock_fd, head, sizeof(head), &answer, &alen);
+	free(body);
+	if (rc) {
+		fprintf(stderr, "%s: lost the connection to pktfiltd (%s)\n", prog, st->path);
+		return PF_ERR_RESOURCE;
+	}
+	int status = 1;
+	size_t outlen = 0;
+	if (sscanf(head, "DONE %d %zu", &status, &outlen) == 2 && outlen <= alen) {
+		/* the command's output, then its warnings and error, as pktfilt prints them */
+		if (outlen)
+			fwrite(answer, 1, outlen, stdout);
+		fflush(stdout);
+		if (alen > outlen)
+			fwrite(answer + outlen, 1, alen - outlen, stderr);
+	} else {
+		int code = PF_ERR_OTHER;
+		if (sscanf(head, "ERR %d", &code) != 1 || !code)
+			code = PF_ERR_OTHER;
+		status = code;
+		if (alen)
+			fwrite(answer, 1, alen, stderr);
+		else
+			fprintf(stderr, "%s: pktfiltd refused the command\n", prog);
+	}
+	free(answer);
+	return status;
+}
+
 static int connect_to(const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};

@@ -5,6 +5,7 @@
 #ifndef PF_TOOLS_STORE_DAEMON_H
 #define PF_TOOLS_STORE_DAEMON_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "ctl_proto.h"
@@ -18,6 +19,15 @@ int pf_store_daemon_init(struct pf_store *st, const char *sock_or_null);
  * when it answers; when it does not: an error if $PKTFILT_SOCKET names it, else the default
  * state file (the daemon's default rules file: what it loads when it starts). */
 void pf_store_pick(struct pf_store *st, const char *state_or_null);
+
+/* Is st the daemon backend? */
+bool pf_store_is_daemon(const struct pf_store *st);
+
+/* `pktfilt` on the daemon: send the command itself (argv[1..], CMD; ctl_proto.h), print its
+ * output on stdout and its warnings and error on stderr, as the daemon ran it on its live rule
+ * set; returns the exit status. */
+int pf_daemon_command(struct pf_store *st, const char *prog, int argc, char *const argv[],
+		      int wait_seconds);
 
 /* `pktfilt --stats`: print the daemon's statistics to out. Returns the exit status. */
 int pf_daemon_stats(const char *prog, FILE *out);

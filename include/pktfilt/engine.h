@@ -234,6 +234,28 @@ PF_API int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size
 			  size_t buflen, const struct pf_packet_meta *meta,
 			  struct pf_eval_result *res);
 
+/*
+ * Judge a batch of packets at one hook: the same results, counters and rule state as n calls of
+ * pf_engine_eval() on the items in order (every packet sees the state the ones before it left:
+ * statistic, limit, recent...), but faster on large rule sets: before judging, the batch is
+ * looked ahead (every packet parsed, the index entries, rules and chains its lookups will
+ * probably read prefetched, one level per pass over the batch), so that the cache misses of
+ * different packets overlap instead of following one another. The buffers of the items must
+ * not overlap; meta may be shared, res not. Each item's rc is what pf_engine_eval() would have
+ * returned. Returns 0 when every rc is 0, else -1. Allocates nothing; same threading rule as
+ * pf_engine_eval(). Batches of 16 to 64 packets get most of the gain (looked ahead by 32).
+ */
+struct pf_batch_item {
+	uint8_t *buf;			   /* the packet from its IP header; changed in place */
+	size_t len;			   /* its length */
+	size_t buflen;			   /* capacity of buf (targets may grow the packet) */
+	const struct pf_packet_meta *meta; /* NULL: nothing known */
+	struct pf_eval_result *res;	   /* out */
+	int rc;				   /* out: 0, or -1 (malformed: dropped before any hook) */
+};
+PF_API int pf_engine_eval_batch(pf_engine *e, enum pf_nf_hook hook, struct pf_batch_item *items,
+				size_t n);
+
 /* Whether some rule needs connection tracking (conntrack, state, connmark, NAT targets...):
  * the kernel then tracks every packet, and reassembles fragments before raw PREROUTING. */
 PF_API bool pf_engine_uses_conntrack(const pf_engine *e);

@@ -88,6 +88,59 @@ PF_API uint64_t pf_ruleset_generation(const pf_ruleset *rs);
 PF_API int pf_ruleset_command_string(pf_ruleset *rs, const char *command, FILE *out,
 				     struct pf_error *err);
 
+/*
+ * What a command changed, for callers that keep something in step with a rule set (pktfiltd
+ * applies each change to its compiled engines: engine.h, pf_engine_insert_rule() and the
+ * rest). The changes come in the order they were made; applying them in that order to a copy
+ * of the rule set as it was before the command gives the rule set as it is after.
+ */
+enum pf_change_op {
+	PF_CHANGE_TABLE = 1,	   /* the table was used for the first time (instantiated) */
+	PF_CHANGE_INSERT,	   /* a rule went in at pos of chain (later rules move down) */
+	PF_CHANGE_DELETE,	   /* the rule at pos of chain was removed */
+	PF_CHANGE_REPLACE,	   /* the rule at pos of chain was replaced */
+	PF_CHANGE_FLUSH,	   /* every rule of chain was removed (count of them) */
+	PF_CHANGE_NEW_CHAIN,	   /* user chain `chain' was created, empty */
+	PF_CHANGE_DELETE_CHAIN,	   /* user chain `chain' (empty, unreferenced) was deleted */
+	PF_CHANGE_RENAME_CHAIN,	   /* user chain `chain' is now called new_name */
+	PF_CHANGE_POLICY,	   /* built-in chain `chain' has the policy `policy' */
+	PF_CHANGE_ZERO,		   /* counters zeroed: of the rule at pos of chain (has_pos), of
+				      chain's rules and policy, or with chain "" of every chain */
+	PF_CHANGE_POLICY_COUNTERS, /* every built-in chain's policy counters in the table were
+				      reset, as iptables-legacy's commit does after any change,
+				      except those of `chain' when -P gave it counters */
+};
+
+struct pf_change {
+	enum pf_change_op op;
+	const char *table; /* "raw", "mangle", "nat", "filter" or "security" (static) */
+	char chain[32];
+	char new_name[32]; /* RENAME_CHAIN */
+	char policy[8];	   /* POLICY: "ACCEPT" or "DROP" */
+	size_t pos;	   /* INSERT, DELETE, REPLACE, ZERO with has_pos: 0-based position */
+	int has_pos;
+	size_t count; /* FLUSH: the rules removed */
+	/* INSERT, REPLACE: the rule put in place, as it is in the rule set (its counters are
+	 * those the command gave it). Valid until the rule set changes again. */
+	const pf_rule *rule;
+};
+
+struct pf_changes {
+	size_t n;
+	struct pf_change *v;
+};
+
+/*
+ * pf_ruleset_command() that also says what changed: on success *changes (when not NULL)
+ * holds the changes in order (none for a listing or a check, or for a command that failed);
+ * free it with pf_changes_free(). Same validation, output, errors and exit codes as
+ * pf_ruleset_command(); both run in place (a single-rule change costs no copy of the rule set)
+ * and take back their changes when a command fails.
+ */
+PF_API int pf_ruleset_command_ex(pf_ruleset *rs, int argc, char *const argv[], FILE *out,
+				 struct pf_error *err, struct pf_changes *changes);
+PF_API void pf_changes_free(struct pf_changes *changes);
+
 /* Restore flags. */
 #define PF_RESTORE_NOFLUSH 0x1  /* --noflush: keep what is not in the input */
 #define PF_RESTORE_COUNTERS 0x2 /* --counters: take [pkts:bytes] from the input */
@@ -135,6 +188,12 @@ PF_API unsigned pf_chain_references(const pf_chain *c);
 PF_API size_t pf_chain_rule_count(const pf_chain *c);
 PF_API const pf_rule *pf_chain_rule_at(const pf_chain *c, size_t i);
 PF_API void pf_rule_counters(const pf_rule *r, uint64_t *pkts, uint64_t *bytes);
+/* Set counters without a command, for callers that count elsewhere and show the totals
+ * through the rule set (pktfiltd): rule r of rs (from pf_chain_rule_at() on rs), and a
+ * built-in chain's policy (returns -1 when rs has no such built-in chain). */
+PF_API void pf_rule_set_counters(pf_ruleset *rs, const pf_rule *r, uint64_t pkts, uint64_t bytes);
+PF_API int pf_chain_set_policy_counters(pf_ruleset *rs, const char *table, const char *chain,
+					uint64_t pkts, uint64_t bytes);
 /* The rule as iptables -S prints it after "-A CHAIN" (e.g. "-p tcp -m tcp --dport 22 -j
  * ACCEPT"); returns a malloc()ed string the caller frees, or NULL when out of memory. */
 PF_API char *pf_rule_format(const pf_rule *r);

@@ -38,6 +38,7 @@ struct pf_engine {
 	size_t nchains, chains_cap;
 	struct chain_ref *chain_map; /* open addressing on the chain pointer (NULL: free) */
 	size_t map_cap;
+	uint32_t chains_gen; /* changes whenever a chain's matcher state does (pf_eval) */
 	bool conntrack;	   /* some rule needs connection tracking */
 	size_t nconntrack; /* instances that need it */
 	uint64_t rng;
@@ -341,6 +342,19 @@ static int map_rebuild(struct pf_engine *e, size_t cap)
 	return 0;
 }
 
+/* A chain's matcher state is about to change: what matchers keep of other chains' states
+ * (pf_eval.jump_state) is stale from now on. */
+static void bump_gen(struct pf_engine *e)
+{
+	if (++e->chains_gen == 0) {
+		/* wrapped: a stale generation could look current again */
+		e->chains_gen = 1;
+		for (size_t i = 0; i < e->nchains; i++)
+			if (e->matcher->forget && e->chains[i].mstate)
+				e->matcher->forget(e->chains[i].mstate);
+	}
+}
+
 /* Add chain c and build its matcher state. */
 static int chain_register(struct pf_engine *e, struct pf_chain *c)
 {
@@ -355,6 +369,7 @@ static int chain_register(struct pf_engine *e, struct pf_chain *c)
 	if ((e->nchains + 1) * 2 > e->map_cap &&
 	    map_rebuild(e, e->map_cap ? e->map_cap * 2 : 32))
 		return -1;
+	bump_gen(e);
 	struct chain_index *ci = &e->chains[e->nchains++];
 	ci->chain = c;
 	ci->mstate = NULL;
@@ -369,6 +384,7 @@ static int chain_unregister(struct pf_engine *e, struct pf_chain *c)
 	for (size_t k = 0; k < e->nchains; k++) {
 		if (e->chains[k].chain != c)
 			continue;
+		bump_gen(e);
 		if (e->chains[k].mstate)
 			e->matcher->destroy(e->chains[k].mstate);
 		e->chains[k] = e->chains[e->nchains - 1];
@@ -389,6 +405,11 @@ static void *mstate_of(const struct pf_engine *e, const struct pf_chain *c)
 		i = (i + 1) & m;
 	}
 	return NULL;
+}
+
+void *pf_engine_chain_state(struct pf_engine *e, const struct pf_chain *c)
+{
+	return mstate_of(e, c);
 }
 
 /* Write every chain's current order back to its rules array (the hashed matcher keeps its own
@@ -528,6 +549,7 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 	uint64_t cur = 0; /* the matcher's cursor: where the search goes on in c */
 	ev->table = t->def->name;
 	for (;;) {
+		ev->jump_state = NULL;
 		struct pf_rule *r = mops->next(ms, c, &cur, ev);
 		if (ev->hotdrop) {
 			/* A match may demand the drop and still say yes (sctp's inverted
@@ -599,7 +621,8 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 				sp++;
 			}
 			c = r->jump;
-			ms = mstate_of(ev->engine, c);
+			/* the matcher may have the target's state at hand (no lookup, no miss) */
+			ms = ev->jump_state ? ev->jump_state : mstate_of(ev->engine, c);
 			cur = 0;
 			break;
 		case PF_TARGET_EXT: {
@@ -617,11 +640,11 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 	}
 }
 
-int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size_t len, size_t buflen,
-		   const struct pf_packet_meta *meta, struct pf_eval_result *res)
+static const struct pf_packet_meta nometa;
+
+/* What pf_engine_eval says before judging: nothing yet. */
+static void result_init(struct pf_eval_result *res, const struct pf_packet_meta *meta)
 {
-	static const struct pf_packet_meta nometa;
-	struct pf_packet pkt;
 	res->verdict = PF_NF_DROP;
 	res->queue_num = 0;
 	res->queue_bypass = false;
@@ -630,44 +653,68 @@ int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size_t len,
 	res->reply_len = 0;
 	res->mark_changed = false;
 	res->packet_changed = false;
-	if (!meta)
-		meta = &nometa;
 	res->priority = meta->classify;
-	if ((unsigned)hook >= PF_HOOK_COUNT ||
-	    pf_packet_parse(&pkt, buf, len) != PF_PKT_OK) {
-		res->len = len;
-		return -1;
-	}
-	struct pf_eval ev = {
-		.pkt = &pkt,
-		.buflen = buflen,
-		.meta = meta,
-		.res = res,
-		.engine = e,
-		.hook = hook,
-		.in = meta->in_iface ? meta->in_iface : "",
-		.out = meta->out_iface ? meta->out_iface : "",
-		.mark = meta->mark,
-		.ctmark = meta->ctmark,
-	};
+}
+
+static void eval_init(struct pf_eval *ev, pf_engine *e, enum pf_nf_hook hook,
+		      struct pf_packet *pkt, size_t buflen, const struct pf_packet_meta *meta,
+		      struct pf_eval_result *res)
+{
+	memset(ev, 0, sizeof(*ev)); /* (a compound literal costs a rep stos here) */
+	ev->pkt = pkt;
+	ev->buflen = buflen;
+	ev->meta = meta;
+	ev->res = res;
+	ev->engine = e;
+	ev->hook = hook;
+	ev->in = meta->in_iface ? meta->in_iface : "";
+	ev->out = meta->out_iface ? meta->out_iface : "";
+	ev->mark = meta->mark;
+	ev->ctmark = meta->ctmark;
+	ev->chains_gen = e->chains_gen;
+}
+
+/* Does table ti see the packet at all (ev->untracked as it is now)? */
+static bool table_sees(const pf_engine *e, int ti, const struct pf_table *t,
+		       const struct pf_eval *ev)
+{
+	/* A table nobody used is not instantiated in the kernel: it sees nothing. */
+	if (!t->touch_seq)
+		return false;
+	/* Without connection tracking the nat hooks see nothing; with it, only the first packet
+	 * of a connection. */
+	return ti != T_NAT || (e->conntrack && !ev->untracked && (ev->meta->ct_state & PF_CT_NEW));
+}
+
+static struct pf_chain *builtin_of(const struct pf_table *t, enum pf_nf_hook hook)
+{
+	struct pf_chain *builtin = NULL;
+	for (size_t c = 0; c < t->nbuiltin; c++)
+		if (t->chains[c]->hook == hook)
+			builtin = t->chains[c];
+	return builtin;
+}
+
+/* Every table at the hook, in order, for a parsed packet (res initialised). builtins: the
+ * built-in chain at the hook of each table in hook_tables[hook] (NULL: none or unused), when
+ * the caller has them; NULL: found here. */
+static void eval_tables(pf_engine *e, struct pf_eval *ev, struct pf_chain *const *builtins)
+{
+	const struct pf_packet_meta *meta = ev->meta;
+	struct pf_eval_result *res = ev->res;
+	unsigned hook = ev->hook;
 	unsigned v = PF_NF_ACCEPT;
 	for (int k = 0; hook_tables[hook][k] >= 0; k++) {
 		int ti = hook_tables[hook][k];
 		struct pf_table *t = &e->rs->tables[ti];
-		/* A table nobody used is not instantiated in the kernel: it sees nothing. */
-		if (!t->touch_seq)
+		if (builtins ? !builtins[k] : !table_sees(e, ti, t, ev))
 			continue;
-		/* Without connection tracking the nat hooks see nothing; with it, only the first
-		 * packet of a connection. */
-		if (ti == T_NAT && (!e->conntrack || ev.untracked || !(meta->ct_state & PF_CT_NEW)))
+		if (builtins && ti == T_NAT && !table_sees(e, ti, t, ev))
 			continue;
-		struct pf_chain *builtin = NULL;
-		for (size_t c = 0; c < t->nbuiltin; c++)
-			if (t->chains[c]->hook == hook)
-				builtin = t->chains[c];
+		struct pf_chain *builtin = builtins ? builtins[k] : builtin_of(t, (enum pf_nf_hook)hook);
 		if (!builtin)
 			continue;
-		v = do_table(&ev, t, builtin);
+		v = do_table(ev, t, builtin);
 		if ((v & 0xff) != PF_NF_ACCEPT)
 			break;
 	}
@@ -676,11 +723,122 @@ int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size_t len,
 		res->queue_num = (uint16_t)(v >> 16);
 		res->queue_bypass = (v & 0x8000u) != 0;
 	}
-	res->mark_changed = ev.mark != meta->mark || ev.ctmark != meta->ctmark;
-	res->mark = ev.mark;
-	res->ctmark = ev.ctmark;
-	res->len = pkt.len;
+	res->mark_changed = ev->mark != meta->mark || ev->ctmark != meta->ctmark;
+	res->mark = ev->mark;
+	res->ctmark = ev->ctmark;
+	res->len = ev->pkt->len;
+}
+
+int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size_t len, size_t buflen,
+		   const struct pf_packet_meta *meta, struct pf_eval_result *res)
+{
+	struct pf_packet pkt;
+	if (!meta)
+		meta = &nometa;
+	result_init(res, meta);
+	if ((unsigned)hook >= PF_HOOK_COUNT ||
+	    pf_packet_parse(&pkt, buf, len) != PF_PKT_OK) {
+		res->len = len;
+		return -1;
+	}
+	struct pf_eval ev;
+	eval_init(&ev, e, hook, &pkt, buflen, meta, res);
+	eval_tables(e, &ev, NULL);
 	return 0;
+}
+
+#ifndef PF_BATCH
+#define PF_BATCH 32 /* packets looked ahead together */
+#endif
+#define PF_LOOKAHEAD_STEPS 10 /* passes over them, one memory level each */
+
+/* The matcher state where the lookups of the packet in the k-th table at its hook or a later
+ * one start (the built-in chain of the first such table that sees it); *k is moved to that
+ * table. NULL when none is left. states: those of builtins (eval_tables). */
+static void *table_state(pf_engine *e, const struct pf_eval *ev, void *const *states, int *k)
+{
+	for (; hook_tables[ev->hook][*k] >= 0; ++*k) {
+		int ti = hook_tables[ev->hook][*k];
+		if (states[*k] && (ti != T_NAT || table_sees(e, ti, &e->rs->tables[ti], ev)))
+			return states[*k];
+	}
+	return NULL;
+}
+
+static inline void la_start(struct pf_lookahead *la, void *ms)
+{
+	la->ms = ms;
+	la->phase = 0;
+	la->hops = 0;
+	la->sync = false;
+	la->n = 0;
+}
+
+int pf_engine_eval_batch(pf_engine *e, enum pf_nf_hook hook, struct pf_batch_item *items,
+			 size_t n)
+{
+	struct pf_packet pkt[PF_BATCH];
+	struct pf_eval ev[PF_BATCH];
+	struct pf_lookahead la[PF_BATCH];
+	int tk[PF_BATCH]; /* the table looked at, in hook_tables[hook] */
+	bool ok[PF_BATCH];
+	int rc = 0;
+	/* The built-in chains at the hook and their states: the same for every packet. */
+	struct pf_chain *builtins[6] = {NULL};
+	void *states[6] = {NULL};
+	if ((unsigned)hook < PF_HOOK_COUNT)
+		for (int k = 0; hook_tables[hook][k] >= 0; k++) {
+			struct pf_table *t = &e->rs->tables[hook_tables[hook][k]];
+			builtins[k] = t->touch_seq ? builtin_of(t, hook) : NULL;
+			states[k] = builtins[k] ? mstate_of(e, builtins[k]) : NULL;
+		}
+	for (size_t base = 0; base < n; base += PF_BATCH) {
+		size_t m = n - base < PF_BATCH ? n - base : PF_BATCH;
+		struct pf_batch_item *it = items + base;
+		/* Parse every packet and find where its lookups start. Nothing of the results is
+		 * written yet: the calls in order do that below. */
+		uint64_t active = 0;
+		for (size_t i = 0; i < m; i++) {
+			const struct pf_packet_meta *meta = it[i].meta ? it[i].meta : &nometa;
+			ok[i] = (unsigned)hook < PF_HOOK_COUNT &&
+				pf_packet_parse(&pkt[i], it[i].buf, it[i].len) == PF_PKT_OK;
+			if (!ok[i])
+				continue;
+			eval_init(&ev[i], e, hook, &pkt[i], it[i].buflen, meta, it[i].res);
+			if (!e->matcher->lookahead)
+				continue;
+			tk[i] = 0;
+			la_start(&la[i], table_state(e, &ev[i], states, &tk[i]));
+			if (la[i].ms)
+				active |= 1ull << i;
+		}
+		/* Look ahead, one level of the index per pass: the prefetches of one pass have
+		 * arrived by the next. When the guess ends in one table, it goes on in the next
+		 * (most packets go through every table at the hook). */
+		for (unsigned step = 0; step < PF_LOOKAHEAD_STEPS && active; step++)
+			for (uint64_t a = active; a; a &= a - 1) {
+				unsigned i = (unsigned)__builtin_ctzll(a);
+				if (e->matcher->lookahead(&la[i], &ev[i]))
+					continue;
+				tk[i]++;
+				la_start(&la[i], table_state(e, &ev[i], states, &tk[i]));
+				if (!la[i].ms)
+					active &= ~(1ull << i);
+			}
+		/* Judge them in order, as pf_engine_eval would one after the other. */
+		for (size_t i = 0; i < m; i++) {
+			const struct pf_packet_meta *meta = it[i].meta ? it[i].meta : &nometa;
+			result_init(it[i].res, meta);
+			if (!ok[i]) {
+				it[i].res->len = it[i].len;
+				it[i].rc = rc = -1;
+				continue;
+			}
+			eval_tables(e, &ev[i], builtins);
+			it[i].rc = 0;
+		}
+	}
+	return rc;
 }
 
 bool pf_engine_uses_conntrack(const pf_engine *e)

@@ -29,6 +29,11 @@ struct pf_eval {
 	bool hotdrop;
 	bool untracked; /* CT --notrack / NOTRACK ran: no connection tracking for this packet */
 	const struct pf_rule *rule; /* the rule being evaluated */
+	/* Set by a matcher's next() (the engine clears it before each call): the matcher state
+	 * of the chain the returned rule jumps to, when the matcher keeps it at hand (NULL: the
+	 * engine looks it up). Valid while the engine's chains_gen is the one below. */
+	void *jump_state;
+	uint32_t chains_gen; /* pf_engine's chain generation when the packet came in */
 };
 
 /* What the hashed matcher did since it was built (pf_engine_stats). */
@@ -40,6 +45,23 @@ struct pf_matcher_counts {
 	uint64_t nodes;	     /* bucket entries looked at */
 	uint64_t candidates; /* entries whose filter the packet passed */
 	uint64_t evaluated;  /* of those, rules asked (pf_rule_matches) */
+};
+
+/*
+ * Batch look-ahead (pf_engine_eval_batch): a guess, made before a batch is judged, at the
+ * path each packet will take, only to prefetch what its evaluation will read, one memory level
+ * per step so that the cache misses of many packets overlap. It has no effect on anything the
+ * evaluation sees: no counter, no rule state, no rule evaluated.
+ */
+struct pf_lookahead {
+	void *ms;	/* matcher state of the chain looked at (set by the engine to start) */
+	unsigned phase; /* the matcher's own progress; 0 to start in ms */
+	unsigned hops;	/* chains entered so far */
+	bool sync;	/* going on without waiting (data in the caches) */
+	unsigned n;	/* the matcher's scratch below */
+	uint32_t key[4];
+	uint64_t h[4];
+	const void *p[4];
 };
 
 /*
@@ -77,6 +99,13 @@ struct pf_matcher_ops {
 	/* Heap bytes of the index; adds its subtables to *ntables and its lookup counts to
 	 * *counts (either may be NULL). */
 	size_t (*memory)(const void *state, size_t *ntables, struct pf_matcher_counts *counts);
+	/* Optional: one step of the batch look-ahead from la->ms (see struct pf_lookahead): reads
+	 * what the previous step prefetched, prefetches what the next will read. Returns false
+	 * when there is nothing more to look at. Reads only (ev and the index stay as they are). */
+	bool (*lookahead)(struct pf_lookahead *la, const struct pf_eval *ev);
+	/* Optional: forget every other chain's state kept for jump_state (the engine's chain
+	 * generation wrapped around). */
+	void (*forget)(void *state);
 };
 
 extern const struct pf_matcher_ops pf_matcher_linear;
@@ -95,6 +124,10 @@ uint32_t pf_eval_random(struct pf_eval *ev);
  */
 void *pf_engine_shared(struct pf_engine *e, const char *kind, const char *name, size_t size,
 		       void (*destroy)(void *obj));
+
+/* The matcher state of chain c of engine e (NULL when none): what the engine uses when it
+ * jumps to c. Changes only when the engine's chains_gen does (pf_eval.chains_gen). */
+void *pf_engine_chain_state(struct pf_engine *e, const struct pf_chain *c);
 
 /* The caller's configuration of the engine (host callbacks of the metadata matches). */
 const struct pf_engine_config *pf_eval_config(const struct pf_eval *ev);

@@ -53,6 +53,7 @@
  */
 #include <arpa/inet.h>
 #include <malloc.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,23 +84,35 @@ struct hm_tuple {
 
 struct hm_table;
 
+#define HM_PURE 0x1  /* every match described and pure */
+#define HM_EXACT 0x2 /* the filter is the rule (fragoff 0): no need to ask it */
+
 /* A rule in a subtable. The first 64 bytes are what a lookup reads. */
 struct hm_node {
 	uint64_t label;
 	struct hm_node *bnext; /* next in its bucket, by label */
 	struct pf_rule *rule;
+	/* The matcher state of the chain the rule jumps to, when jgen is the engine's chain
+	 * generation (pf_eval.jump_state): entering that chain takes no lookup. */
+	void *jms;
 	/* The rule's filter (host order): a packet outside it cannot match. */
-	uint32_t src, smask, dst, dmask;
+	uint32_t src, dst;
 	uint16_t sp[2], dp[2];
 	uint32_t mark, markmask;
-	uint8_t proto; /* 0: any */
-	bool pure;     /* every match described and pure */
-	bool exact;    /* the filter is the rule (fragoff 0): no need to ask it */
+	uint32_t jgen;
+	uint8_t sl, dl; /* address prefix lengths */
+	uint8_t proto;	/* 0: any */
+	uint8_t flags;	/* HM_PURE, HM_EXACT */
 	/* Cold. */
+	/* The first rule of the chain jms is, when it is unconditional: only ever prefetched
+	 * (batch look-ahead), never read through (it may be gone since). */
+	const struct pf_rule *jrule;
 	uint64_t h; /* hash of its key in tbl */
 	struct hm_table *tbl;
 	struct hm_tuple tup; /* the rule's own (finest) tuple */
 };
+
+_Static_assert(offsetof(struct hm_node, jrule) == 64, "a lookup reads one line of a node");
 
 struct hm_slot {
 	uint64_t h;
@@ -138,14 +151,29 @@ struct hm_chain {
 	struct hm_block *inl; /* room for a block, allocated with the chain (never freed alone;
 				 used while the chain has one short block) */
 	bool stale;	      /* the chain's rules array lags behind */
-	struct pf_matcher_counts st;
-	bool ifaces; /* some subtable hashes interface names */
-	/* What a lookup reads, last: next to the inline block that follows. */
-	bool indexed;
+	bool ifaces;	      /* some subtable hashes interface names */
+	struct pf_matcher_counts st; /* st.scans: in scans below */
 	size_t nb, n;
 	struct hm_block **b; /* &b1 while there is one block */
 	struct hm_block *b1;
+	/* What a lookup of a short chain reads, from a cache line boundary (the state is
+	 * allocated aligned), with the start of the inline block that follows: one line. */
+	uint64_t scans;
+	bool inl_only; /* the one block is the inline one */
+	bool indexed;
+	uint8_t pad[6];
 };
+_Static_assert(offsetof(struct hm_chain, scans) % 64 == 0 &&
+		   sizeof(struct hm_chain) == offsetof(struct hm_chain, scans) + 16 &&
+		   sizeof(struct hm_chain) + sizeof(struct hm_block) + sizeof(struct hm_ent) <=
+		       offsetof(struct hm_chain, scans) + 64,
+	       "a short chain's lookup reads one cache line");
+
+/* Keep inl_only true to the blocks. */
+static void note_blocks(struct hm_chain *hc)
+{
+	hc->inl_only = hc->nb == 1 && hc->b[0] == hc->inl;
+}
 
 /* The kernel's unconditional(): no address, interface, protocol or flag, and no match. */
 static bool unconditional(const struct pf_rule *r)
@@ -188,6 +216,12 @@ static inline uint64_t hm_hash(const struct hm_table *t, uint32_t src, uint32_t 
 static uint32_t prefix_mask32(unsigned len)
 {
 	return len ? (uint32_t)(0xffffffffu << (32 - len)) : 0;
+}
+
+/* The same without a branch (len <= 32), for lookups. */
+static inline uint32_t pmask(unsigned len)
+{
+	return (uint32_t)(~0ull << (32 - len));
 }
 
 static uint16_t prefix_mask16(unsigned len)
@@ -576,9 +610,9 @@ static int place(struct hm_chain *hc, struct hm_node *n)
 	analyse(n->rule, &ri);
 	n->tup = ri.t;
 	n->src = ri.src;
-	n->smask = prefix_mask32(ri.t.sl);
+	n->sl = ri.t.sl;
 	n->dst = ri.dst;
-	n->dmask = prefix_mask32(ri.t.dl);
+	n->dl = ri.t.dl;
 	n->sp[0] = ri.sp[0];
 	n->sp[1] = ri.sp[1];
 	n->dp[0] = ri.dp[0];
@@ -586,8 +620,7 @@ static int place(struct hm_chain *hc, struct hm_node *n)
 	n->mark = ri.mark;
 	n->markmask = ri.t.markmask;
 	n->proto = ri.t.proto;
-	n->pure = ri.pure;
-	n->exact = ri.exact;
+	n->flags = (ri.pure ? HM_PURE : 0) | (ri.exact ? HM_EXACT : 0);
 
 	/* The most specific subtable that can hold the rule and has room in its bucket. The
 	 * coarser ones whose bucket is full are remembered: their buckets move to it. */
@@ -773,6 +806,7 @@ static int blocks_insert(struct hm_chain *hc, size_t at, struct hm_block *nbk)
 	memmove(&hc->b[at + 1], &hc->b[at], (hc->nb - at) * sizeof(*hc->b));
 	hc->b[at] = nbk;
 	hc->nb++;
+	note_blocks(hc);
 	return 0;
 }
 
@@ -810,6 +844,7 @@ static int seq_insert(struct hm_chain *hc, size_t pos, const struct hm_ent *e)
 			return -1;
 		hc->b[bi] = g;
 		b = g;
+		note_blocks(hc);
 	}
 	memmove(&b->v[off + 1], &b->v[off], (b->n - off) * sizeof(b->v[0]));
 	b->v[off] = *e;
@@ -830,6 +865,7 @@ static struct hm_ent seq_remove(struct hm_chain *hc, size_t pos)
 		block_free(hc, b);
 		memmove(&hc->b[bi], &hc->b[bi + 1], (hc->nb - bi - 1) * sizeof(*hc->b));
 		hc->nb--;
+		note_blocks(hc);
 	}
 	return e;
 }
@@ -943,11 +979,13 @@ static void chain_free(struct hm_chain *hc)
 static int hm_build(struct pf_engine *e, struct pf_chain *c, void **state)
 {
 	(void)e;
-	/* Short chains (most user chains) come in one allocation with their entries. */
-	struct hm_chain *hc =
-	    calloc(1, sizeof(*hc) + sizeof(struct hm_block) + HM_INLINE * sizeof(struct hm_ent));
-	if (!hc)
+	/* Short chains (most user chains) come in one allocation with their entries, aligned so
+	 * that a lookup in them reads one cache line (hm_chain.scans). */
+	struct hm_chain *hc = NULL;
+	size_t sz = sizeof(*hc) + sizeof(struct hm_block) + HM_INLINE * sizeof(struct hm_ent);
+	if (posix_memalign((void **)&hc, 64, sz))
 		return -1;
+	memset(hc, 0, sz);
 	*state = hc;
 	hc->inl = (struct hm_block *)(hc + 1);
 	hc->inl->cap = HM_INLINE;
@@ -1002,6 +1040,24 @@ static void hm_destroy(void *state)
 /* The linear walk, over labels from *cur. */
 static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_eval *ev)
 {
+	/* A short chain's entries follow its state in memory: read them at that fixed address,
+	 * so that they come in with the state rather than one cache miss later. */
+	const struct hm_block *inl = (const struct hm_block *)(hc + 1);
+	if (hc->inl_only) {
+		uint32_t k = 0;
+		while (k < inl->n && inl->v[k].label < *cur)
+			k++;
+		for (; k < inl->n; k++) {
+			if (inl->v[k].always || pf_rule_matches(inl->v[k].rule, ev)) {
+				*cur = inl->v[k].label + 1;
+				return inl->v[k].rule;
+			}
+			if (ev->hotdrop)
+				return NULL;
+		}
+		*cur = HM_LABEL_END;
+		return NULL;
+	}
 	size_t bi = 0, off = 0;
 	if (*cur) {
 		bi = seq_block_for_label(hc, *cur);
@@ -1023,6 +1079,29 @@ static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_
 	return NULL;
 }
 
+/* Node n's rule is the answer: hand the engine the state of the chain it jumps to (kept in the
+ * node: entering that chain then costs no lookup in the engine's chain map). */
+static const struct pf_rule *first_always(const struct hm_chain *hc)
+{
+	const struct hm_block *b0 = hc->nb ? hc->b[0] : NULL;
+	return b0 && b0->n && b0->v[0].always ? b0->v[0].rule : NULL;
+}
+
+static inline struct pf_rule *answer(struct hm_node *n, uint64_t *cur, struct pf_eval *ev)
+{
+	if (n->jgen != ev->chains_gen) {
+		const struct pf_rule *r = n->rule;
+		n->jms = r->tkind == PF_TARGET_CHAIN && r->jump
+			     ? pf_engine_chain_state(ev->engine, r->jump)
+			     : NULL;
+		n->jrule = n->jms ? first_always(n->jms) : NULL;
+		n->jgen = ev->chains_gen;
+	}
+	ev->jump_state = n->jms;
+	*cur = n->label + 1;
+	return n->rule;
+}
+
 static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *cur,
 			       struct pf_eval *ev)
 {
@@ -1030,7 +1109,7 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 	const struct pf_packet *p = ev->pkt;
 	(void)c;
 	if (!hc->indexed || p->fragoff == 1 || p->l4_truncated) {
-		hc->st.scans++;
+		hc->scans++;
 		return scan(hc, cur, ev);
 	}
 
@@ -1090,18 +1169,18 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 			if (n->label >= best)
 				break;
 			/* The node's own filter first: most false candidates end here. */
-			if (((src ^ n->src) & n->smask) || ((dst ^ n->dst) & n->dmask) ||
+			if (((src ^ n->src) & pmask(n->sl)) || ((dst ^ n->dst) & pmask(n->dl)) ||
 			    (n->proto && n->proto != p->proto) || sport < n->sp[0] ||
 			    sport > n->sp[1] || dport < n->dp[0] || dport > n->dp[1] ||
 			    ((mark ^ n->mark) & n->markmask))
 				continue;
 			hc->st.candidates++;
-			if (n->exact && p->fragoff == 0) {
+			if ((n->flags & HM_EXACT) && p->fragoff == 0) {
 				best = n->label; /* what pf_rule_matches would say */
 				bestn = n;
 				break;
 			}
-			if (n->pure) {
+			if (n->flags & HM_PURE) {
 				bool m = pf_rule_matches(n->rule, ev);
 				hc->st.evaluated++;
 				if (ev->hotdrop) {
@@ -1134,20 +1213,188 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 		}
 		for (size_t i = 0; i < nimp && imp[i]->label < best; i++) {
 			hc->st.evaluated++;
-			if (pf_rule_matches(imp[i]->rule, ev)) {
-				*cur = imp[i]->label + 1;
-				return imp[i]->rule;
-			}
+			if (pf_rule_matches(imp[i]->rule, ev))
+				return answer(imp[i], cur, ev);
 			if (ev->hotdrop)
 				return NULL;
 		}
 	}
-	if (bestn) {
-		*cur = best + 1;
-		return bestn->rule;
-	}
+	if (bestn)
+		return answer(bestn, cur, ev);
 	*cur = HM_LABEL_END;
 	return NULL;
+}
+
+/* ---- batch look-ahead (pf_engine_eval_batch) ---- */
+
+enum { LA_ENTER = 0, LA_RULE, LA_SLOTS, LA_NODES };
+#define LA_MAX_HOPS 4 /* chains followed per packet */
+#ifndef HM_LA_MIN
+#define HM_LA_MIN 2048 /* indexed chains smaller than this stay in the caches: not looked at */
+#endif
+
+/* What the engine reads of a rule it takes: the goto flag, the target and the counters. */
+static inline void prefetch_rule(const struct pf_rule *r)
+{
+	__builtin_prefetch(&r->ip.flags);
+	__builtin_prefetch(&r->tkind);
+	__builtin_prefetch(&r->cnt);
+}
+
+/* What a lookup reads first in a chain's state: its fields, the inline entries, the counts. */
+static inline void prefetch_chain(const struct hm_chain *hc)
+{
+	__builtin_prefetch(&hc->scans);
+}
+
+/*
+ * One step of a guess at the rule next() will answer from the start of la->ms, and at the
+ * chains it jumps to: only rules that need no evaluation (unconditional rules of short chains,
+ * the first candidate whose filter the packet passes in an indexed one) are followed. A step
+ * goes on until it has prefetched something it will need next time. Reads the index, writes
+ * nothing but *la.
+ */
+static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
+{
+	const struct pf_packet *p = ev->pkt;
+	for (;;) {
+		const struct hm_chain *hc = la->ms;
+		switch (la->phase) {
+		case LA_ENTER: {
+			if (!hc->indexed || p->fragoff == 1 || p->l4_truncated) {
+				const struct hm_block *b0 =
+				    hc->inl_only ? (const struct hm_block *)(hc + 1)
+				    : hc->nb	 ? hc->b[0]
+						 : NULL;
+				if (!b0 || !b0->v[0].always)
+					return false;
+				const struct pf_rule *r = b0->v[0].rule;
+				la->p[0] = r;
+				la->phase = LA_RULE;
+				if (la->hops == 0) /* a built-in chain: the same for every packet */
+					continue;
+				prefetch_rule(r);
+				return true;
+			}
+			/* A chain small enough to stay in the caches is not worth waiting for; but
+			 * a built-in one is walked at once: it often only dispatches to the large
+			 * chains (-j KUBE-SERVICES). */
+			la->sync = hc->n < HM_LA_MIN;
+			if (la->sync && la->hops > 0)
+				return false;
+			/* The packet's key, as hm_next reads it. */
+			uint32_t src = ntohl(p->saddr), dst = ntohl(p->daddr), mark = ev->mark;
+			uint32_t ports = 0;
+			if (p->fragoff == 0) {
+				const uint8_t *l4 = pf_packet_bytes(p, p->l4_off, 4);
+				if (l4)
+					ports = (uint32_t)pf_rd16(l4) << 16 | pf_rd16(l4 + 2);
+			}
+			uint64_t in[2] = {0, 0}, out[2] = {0, 0};
+			if (hc->ifaces) {
+				name_words(ev->in, strnlen(ev->in, 16), in);
+				name_words(ev->out, strnlen(ev->out, 16), out);
+			}
+			la->key[0] = src;
+			la->key[1] = dst;
+			la->key[2] = ports;
+			la->key[3] = mark;
+			la->n = 0;
+			for (size_t i = 0; i < hc->ntables && la->n < 4; i++) {
+				const struct hm_table *t = hc->tables[i];
+				if (t->proto && t->proto != p->proto)
+					continue;
+				uint64_t h = hm_hash(t, src, dst, (uint16_t)(ports >> 16),
+						     (uint16_t)ports, mark, in, out);
+				__builtin_prefetch(&t->slots[h & t->mask]);
+				la->h[la->n] = h;
+				la->p[la->n++] = t;
+			}
+			la->phase = LA_SLOTS;
+			if (la->n == 0)
+				return false;
+			if (la->sync)
+				continue;
+			return true;
+		}
+		case LA_RULE: {
+			const struct pf_rule *r = la->p[0];
+			if (r->tkind != PF_TARGET_CHAIN || !r->jump)
+				return false;
+			void *ms = pf_engine_chain_state(ev->engine, r->jump);
+			if (!ms || ++la->hops >= LA_MAX_HOPS)
+				return false;
+			la->ms = ms;
+			la->phase = LA_ENTER;
+			if (la->hops == 1) /* from a built-in chain: the same for every packet */
+				continue;
+			prefetch_chain(ms);
+			return true;
+		}
+		case LA_SLOTS:
+			for (unsigned j = 0; j < la->n; j++) {
+				const struct hm_table *t = la->p[j];
+				const struct hm_node *head = table_slot(t, la->h[j])->head;
+				la->p[j] = head;
+				if (head) {
+					__builtin_prefetch(head);
+					__builtin_prefetch((const char *)head + 63);
+					__builtin_prefetch(&head->jrule);
+				}
+			}
+			la->phase = LA_NODES;
+			if (la->sync)
+				continue;
+			return true;
+		case LA_NODES: {
+			const uint32_t src = la->key[0], dst = la->key[1], mark = la->key[3];
+			const uint16_t sport = (uint16_t)(la->key[2] >> 16), dport = (uint16_t)la->key[2];
+			const struct hm_node *best = NULL;
+			for (unsigned j = 0; j < la->n; j++)
+				for (const struct hm_node *n = la->p[j]; n; n = n->bnext) {
+					if (best && n->label >= best->label)
+						break;
+					if (((src ^ n->src) & pmask(n->sl)) ||
+					    ((dst ^ n->dst) & pmask(n->dl)) ||
+					    (n->proto && n->proto != p->proto) || sport < n->sp[0] ||
+					    sport > n->sp[1] || dport < n->dp[0] || dport > n->dp[1] ||
+					    ((mark ^ n->mark) & n->markmask))
+						continue;
+					best = n;
+					break;
+				}
+			if (!best)
+				return false;
+			prefetch_rule(best->rule);
+			if (best->jgen != ev->chains_gen || !best->jms || ++la->hops >= LA_MAX_HOPS)
+				return false;
+			la->ms = best->jms;
+			la->phase = LA_ENTER;
+			prefetch_chain(la->ms);
+#ifdef HM_NO_JRULE
+			if (0) {
+#else
+			if (best->jrule) {
+#endif
+				/* its first rule, unconditional: taken for sure, not followed */
+				prefetch_rule(best->jrule);
+				return false;
+			}
+			return true;
+		}
+		default:
+			return false;
+		}
+	}
+}
+
+static void hm_forget(void *state)
+{
+	struct hm_chain *hc = state;
+	for (size_t bi = 0; bi < hc->nb; bi++)
+		for (uint32_t k = 0; k < hc->b[bi]->n; k++)
+			if (hc->b[bi]->v[k].node)
+				hc->b[bi]->v[k].node->jgen = 0;
 }
 
 static unsigned hm_rulenum(void *state, const struct pf_chain *c, uint64_t cur)
@@ -1224,6 +1471,7 @@ static struct pf_rule *hm_replace(void *state, struct pf_chain *c, size_t pos, s
 	if (e->node) {
 		unplace(hc, e->node);
 		e->node->rule = r;
+		e->node->jgen = 0; /* its jump target is another chain's */
 		if (place(hc, e->node))
 			drop_index(hc);
 	}
@@ -1270,7 +1518,7 @@ static size_t hm_memory(const void *state, size_t *ntables, struct pf_matcher_co
 	const struct hm_chain *hc = state;
 	if (st) {
 		st->lookups += hc->st.lookups;
-		st->scans += hc->st.scans;
+		st->scans += hc->scans;
 		st->probes += hc->st.probes;
 		st->nodes += hc->st.nodes;
 		st->candidates += hc->st.candidates;
@@ -1303,4 +1551,6 @@ const struct pf_matcher_ops pf_matcher_hashed = {
     .rule_at = hm_rule_at,
     .sync = hm_sync,
     .memory = hm_memory,
+    .lookahead = hm_lookahead,
+    .forget = hm_forget,
 };

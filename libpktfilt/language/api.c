@@ -8,14 +8,6 @@
 #include "language/print.h"
 #include "util/error.h"
 
-/* Exchange the contents of two rule sets (used to commit a change made on a copy). */
-static void ruleset_swap(pf_ruleset *a, pf_ruleset *b)
-{
-	pf_ruleset tmp = *a;
-	*a = *b;
-	*b = tmp;
-}
-
 static void table_swap(struct pf_table *a, struct pf_table *b)
 {
 	struct pf_table tmp = *a;
@@ -23,39 +15,92 @@ static void table_swap(struct pf_table *a, struct pf_table *b)
 	*b = tmp;
 }
 
-int pf_ruleset_command(pf_ruleset *rs, int argc, char *const argv[], FILE *out,
-		       struct pf_error *err)
+int pf_ruleset_command_ex(pf_ruleset *rs, int argc, char *const argv[], FILE *out,
+			  struct pf_error *err, struct pf_changes *changes)
 {
 	struct pf_error local;
 	if (!err)
 		err = &local;
 	memset(err, 0, sizeof(*err));
-	pf_ruleset *work = pf_ruleset_clone(rs);
-	if (!work)
-		return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_TABLE, "Memory allocation problem");
+	if (changes)
+		memset(changes, 0, sizeof(*changes));
+	/* Run in place with every change logged: a failing command is taken back. */
+	unsigned seq[PF_NTABLES];
+	for (int i = 0; i < PF_NTABLES; i++)
+		seq[i] = rs->tables[i].touch_seq;
+	unsigned touch_counter = rs->touch_counter;
+	uint64_t generation = rs->generation;
+	struct pf_cmd_log log = {0};
 	unsigned flags = 0;
-	int rc = pf_cmd_run(work, NULL, argc, argv, out, err, &flags);
+	int rc = pf_cmd_run(rs, NULL, argc, argv, out, err, &flags, &log);
 	if (rc == 0 && flags) {
 		/* -h / -V: the library has nothing to do; front-ends print. */
-		pf_ruleset_free(work);
+		pf_cmd_log_free(&log);
 		return pf_err_set(err, PF_OK, PF_STYLE_RAW, "%s",
 				  (flags & PF_CMD_HELP) ? "help" : "version");
 	}
-	if (rc == 0) {
-		ruleset_swap(rs, work);
-	} else if (err->code == PF_ERR_OTHER) {
+	if (rc) {
+		pf_cmd_log_undo(&log);
 		/* The table operation failed, but iptables had opened the table by then: the
-		 * kernel instantiated it, and it stays. Keep that (only that). */
+		 * kernel instantiated it, and it stays (only that). */
+		rs->touch_counter = touch_counter;
+		rs->generation = generation;
 		for (int i = 0; i < PF_NTABLES; i++) {
-			if (rs->tables[i].touch_seq || !work->tables[i].touch_seq)
+			if (seq[i] || !rs->tables[i].touch_seq)
 				continue;
-			rs->tables[i].touch_seq = work->tables[i].touch_seq;
-			rs->touch_counter = work->touch_counter;
+			if (err->code != PF_ERR_OTHER) {
+				rs->tables[i].touch_seq = 0;
+				continue;
+			}
+			rs->touch_counter = rs->tables[i].touch_seq;
 			rs->generation++;
+			if (changes && !changes->v &&
+			    (changes->v = calloc(1, sizeof(*changes->v)))) {
+				changes->n = 1;
+				changes->v[0].op = PF_CHANGE_TABLE;
+				changes->v[0].table = rs->tables[i].def->name;
+			}
 		}
+	} else if (changes && log.n) {
+		/* The descriptions move down into the log's own array (a record is larger than
+		 * its description), which becomes the caller's: nothing to allocate. */
+		size_t n = log.n;
+		for (size_t i = 0; i < n; i++) {
+			pf_rule_free(log.v[i].old);
+			log.v[i].old = NULL;
+			for (size_t k = 0; k < log.v[i].nsaved; k++)
+				pf_rule_free(log.v[i].saved[k]);
+			free(log.v[i].saved);
+			log.v[i].saved = NULL;
+			log.v[i].nsaved = 0;
+		}
+		char *base = (char *)log.v;
+		for (size_t i = 0; i < n; i++) {
+			struct pf_change ch = log.v[i].ch;
+			memcpy(base + i * sizeof(ch), &ch, sizeof(ch));
+		}
+		struct pf_change *v = (struct pf_change *)(void *)base;
+		changes->v = v;
+		changes->n = n;
+		return rc;
 	}
-	pf_ruleset_free(work);
+	pf_cmd_log_free(&log);
 	return rc;
+}
+
+void pf_changes_free(struct pf_changes *changes)
+{
+	if (!changes)
+		return;
+	free(changes->v);
+	changes->v = NULL;
+	changes->n = 0;
+}
+
+int pf_ruleset_command(pf_ruleset *rs, int argc, char *const argv[], FILE *out,
+		       struct pf_error *err)
+{
+	return pf_ruleset_command_ex(rs, argc, argv, out, err, NULL);
 }
 
 uint64_t pf_ruleset_generation(const pf_ruleset *rs)
@@ -305,7 +350,7 @@ static int restore_rule_line(struct restore_state *st, char *line)
 	shell.touch_counter = st->rs->touch_counter;
 	size_t idx = (size_t)(st->live - st->rs->tables);
 	table_swap(&shell.tables[idx], &st->work);
-	int rc = pf_cmd_run(&shell, &shell.tables[idx], argc, full, NULL, st->err, NULL);
+	int rc = pf_cmd_run(&shell, &shell.tables[idx], argc, full, NULL, st->err, NULL, NULL);
 	table_swap(&shell.tables[idx], &st->work);
 	free(grown);
 	free(argv);

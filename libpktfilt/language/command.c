@@ -177,6 +177,9 @@ struct cmd_state {
 	struct loaded loaded[64]; /* matches then (maybe) the target, in load order */
 	unsigned nloaded;
 	bool has_target_ext;
+
+	struct pf_cmd_log *log; /* pf_ruleset_command_ex: every change, to undo or describe */
+	struct pf_table *t;	/* the table the command works on */
 };
 
 static char cmd2char(unsigned cmd)
@@ -880,6 +883,200 @@ static int final_checks(struct cmd_state *st)
 	return 0;
 }
 
+/* ---- the change log ---- */
+
+static int table_err(struct cmd_state *st, const char *msg);
+
+/* Room for k more records, before the changes are made (so that every change made is
+ * logged). */
+static int log_reserve_n(struct cmd_state *st, size_t k)
+{
+	struct pf_cmd_log *log = st->log;
+	if (!log || log->n + k <= log->cap)
+		return 0;
+	size_t cap = log->cap ? log->cap * 2 : 8;
+	while (cap < log->n + k)
+		cap *= 2;
+	struct pf_cmd_rec *v = realloc(log->v, cap * sizeof(*v));
+	if (!v)
+		return pf_err_set(st->err, PF_ERR_RESOURCE, PF_STYLE_TABLE,
+				  "Memory allocation problem");
+	log->v = v;
+	log->cap = cap;
+	return 0;
+}
+
+static int log_reserve(struct cmd_state *st)
+{
+	return log_reserve_n(st, 1);
+}
+
+/* Record a change (room reserved); NULL without a log. */
+static struct pf_cmd_rec *log_add(struct cmd_state *st, enum pf_change_op op, struct pf_chain *c)
+{
+	struct pf_cmd_log *log = st->log;
+	if (!log || log->n == log->cap)
+		return NULL;
+	struct pf_cmd_rec *rec = &log->v[log->n++];
+	memset(rec, 0, sizeof(*rec));
+	rec->ch.op = op;
+	rec->ch.table = st->t->def->name;
+	rec->t = st->t;
+	rec->c = c;
+	if (c)
+		snprintf(rec->ch.chain, sizeof(rec->ch.chain), "%s", c->name);
+	return rec;
+}
+
+/* Take rule pos out of c without freeing it (reference count kept right). */
+static struct pf_rule *detach_rule(struct pf_chain *c, size_t pos)
+{
+	struct pf_rule *r = c->rules[pos];
+	if (r->tkind == PF_TARGET_CHAIN && r->jump)
+		r->jump->refcount--;
+	memmove(&c->rules[pos], &c->rules[pos + 1], (c->nrules - pos - 1) * sizeof(*c->rules));
+	c->nrules--;
+	return r;
+}
+
+/* Put r in place of rule pos of c; returns the rule taken out (reference counts kept). */
+static struct pf_rule *swap_rule(struct pf_chain *c, size_t pos, struct pf_rule *r)
+{
+	struct pf_rule *old = c->rules[pos];
+	if (r->tkind == PF_TARGET_CHAIN && r->jump)
+		r->jump->refcount++;
+	if (old->tkind == PF_TARGET_CHAIN && old->jump)
+		old->jump->refcount--;
+	c->rules[pos] = r;
+	return old;
+}
+
+/* The changes themselves. On failure nothing changed (r is still the caller's). */
+static int change_insert(struct cmd_state *st, struct pf_chain *c, size_t pos, struct pf_rule *r)
+{
+	if (log_reserve(st))
+		return -1;
+	if (pf_chain_insert_rule(c, pos, r))
+		return table_err(st, "Memory allocation problem");
+	struct pf_cmd_rec *rec = log_add(st, PF_CHANGE_INSERT, c);
+	if (rec) {
+		rec->ch.pos = pos;
+		rec->ch.rule = r;
+	}
+	return 0;
+}
+
+static int change_delete(struct cmd_state *st, struct pf_chain *c, size_t pos)
+{
+	if (log_reserve(st))
+		return -1;
+	if (!st->log) {
+		pf_chain_delete_rule(c, pos);
+		return 0;
+	}
+	struct pf_rule *old = detach_rule(c, pos);
+	struct pf_cmd_rec *rec = log_add(st, PF_CHANGE_DELETE, c);
+	rec->ch.pos = pos;
+	rec->old = old;
+	return 0;
+}
+
+static int change_replace(struct cmd_state *st, struct pf_chain *c, size_t pos, struct pf_rule *r)
+{
+	if (log_reserve(st))
+		return -1;
+	if (!st->log) {
+		pf_chain_replace_rule(c, pos, r);
+		return 0;
+	}
+	struct pf_rule *old = swap_rule(c, pos, r);
+	struct pf_cmd_rec *rec = log_add(st, PF_CHANGE_REPLACE, c);
+	rec->ch.pos = pos;
+	rec->ch.rule = r;
+	rec->old = old;
+	return 0;
+}
+
+static int change_flush(struct cmd_state *st, struct pf_chain *c)
+{
+	if (log_reserve(st))
+		return -1;
+	if (!st->log) {
+		pf_chain_flush(c);
+		return 0;
+	}
+	struct pf_cmd_rec *rec = log_add(st, PF_CHANGE_FLUSH, c);
+	rec->ch.count = c->nrules;
+	for (size_t k = 0; k < c->nrules; k++)
+		if (c->rules[k]->tkind == PF_TARGET_CHAIN && c->rules[k]->jump)
+			c->rules[k]->jump->refcount--;
+	rec->saved = c->rules;
+	rec->nsaved = c->nrules;
+	rec->capsaved = c->cap;
+	c->rules = NULL;
+	c->nrules = c->cap = 0;
+	return 0;
+}
+
+/* A change that is never taken back (nothing can fail after it): described only. */
+static struct pf_cmd_rec *change_note(struct cmd_state *st, enum pf_change_op op,
+				      struct pf_chain *c)
+{
+	if (log_reserve(st))
+		return NULL;
+	return log_add(st, op, c);
+}
+
+void pf_cmd_log_undo(struct pf_cmd_log *log)
+{
+	while (log->n) {
+		struct pf_cmd_rec *rec = &log->v[--log->n];
+		struct pf_chain *c = rec->c;
+		switch (rec->ch.op) {
+		case PF_CHANGE_INSERT:
+			pf_rule_free(detach_rule(c, rec->ch.pos));
+			break;
+		case PF_CHANGE_DELETE:
+			/* the array has room: the rule came out of it */
+			pf_chain_insert_rule(c, rec->ch.pos, rec->old);
+			rec->old = NULL;
+			break;
+		case PF_CHANGE_REPLACE:
+			pf_rule_free(swap_rule(c, rec->ch.pos, rec->old));
+			rec->old = NULL;
+			break;
+		case PF_CHANGE_FLUSH:
+			pf_chain_flush(c);
+			free(c->rules);
+			c->rules = rec->saved;
+			c->nrules = rec->nsaved;
+			c->cap = rec->capsaved;
+			for (size_t k = 0; k < c->nrules; k++)
+				if (c->rules[k]->tkind == PF_TARGET_CHAIN && c->rules[k]->jump)
+					c->rules[k]->jump->refcount++;
+			rec->saved = NULL;
+			break;
+		case PF_CHANGE_NEW_CHAIN:
+			pf_chain_destroy(rec->t, c);
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+void pf_cmd_log_free(struct pf_cmd_log *log)
+{
+	for (size_t i = 0; i < log->n; i++) {
+		pf_rule_free(log->v[i].old);
+		for (size_t k = 0; k < log->v[i].nsaved; k++)
+			pf_rule_free(log->v[i].saved[k]);
+		free(log->v[i].saved);
+	}
+	free(log->v);
+	memset(log, 0, sizeof(*log));
+}
+
 /* ---- operations ---- */
 
 static int table_err(struct cmd_state *st, const char *msg)
@@ -948,11 +1145,26 @@ static void zero_chain(struct pf_chain *c)
 		c->rules[k]->cnt.pkts = c->rules[k]->cnt.bytes = 0;
 }
 
+static int zero_rule(struct cmd_state *st, struct pf_chain *c, size_t pos)
+{
+	struct pf_cmd_rec *rec = change_note(st, PF_CHANGE_ZERO, c);
+	if (st->log && !rec)
+		return -1;
+	if (rec) {
+		rec->ch.pos = pos;
+		rec->ch.has_pos = 1;
+	}
+	c->rules[pos]->cnt = (struct pf_counters){0, 0};
+	return 0;
+}
+
 /* -Z [CHAIN]: zero the counters of one chain or of all, each announced with -v. */
 static int zero_chains(struct cmd_state *st, struct pf_table *t, FILE *out)
 {
 	struct pf_chain *only = NULL;
 	if (st->chain && !(only = need_chain(st, t)))
+		return -1;
+	if (!change_note(st, PF_CHANGE_ZERO, only) && st->log) /* only NULL: every chain */
 		return -1;
 	struct pf_strbuf sb;
 	pf_sb_init(&sb);
@@ -1149,37 +1361,46 @@ static int rule_commands(struct cmd_state *st, struct pf_table *t, FILE *out)
 			}
 			switch (st->command) {
 			case CMD_APPEND:
-				if (pf_chain_insert_rule(c, c->nrules, r))
-					rc = table_err(st, "Memory allocation problem");
-				r = NULL;
+				if (change_insert(st, c, c->nrules, r))
+					rc = -1;
+				else
+					r = NULL;
 				break;
 			case CMD_INSERT:
 				if (st->rulenum - 1 > c->nrules) {
 					rc = table_err(st, "Index of insertion too big");
 					break;
 				}
-				if (pf_chain_insert_rule(c, st->rulenum - 1, r))
-					rc = table_err(st, "Memory allocation problem");
-				r = NULL;
+				if (change_insert(st, c, st->rulenum - 1, r))
+					rc = -1;
+				else
+					r = NULL;
 				break;
 			case CMD_REPLACE:
 				if (st->rulenum - 1 >= c->nrules) {
 					rc = table_err(st, "Index of replacement too big");
 					break;
 				}
-				pf_chain_replace_rule(c, st->rulenum - 1, r);
-				r = NULL;
+				if (change_replace(st, c, st->rulenum - 1, r))
+					rc = -1;
+				else
+					r = NULL;
 				break;
 			case CMD_DELETE:
 			case CMD_CHECK: {
 				size_t k;
-				for (k = 0; k < c->nrules; k++)
+				/* Rules are separate allocations: fetch ahead, the search is
+				 * memory bound on long chains. */
+				for (k = 0; k < c->nrules; k++) {
+					if (k + 24 < c->nrules)
+						__builtin_prefetch(c->rules[k + 24]);
 					if (pf_rule_equal(c->rules[k], r))
 						break;
+				}
 				if (k == c->nrules)
 					rc = table_err(st, no_rule);
-				else if (st->command == CMD_DELETE)
-					pf_chain_delete_rule(c, k);
+				else if (st->command == CMD_DELETE && change_delete(st, c, k))
+					rc = -1;
 				break;
 			}
 			}
@@ -1213,6 +1434,8 @@ static int delete_chain(struct cmd_state *st, struct pf_table *t, struct pf_chai
 		return table_err(st, "Too many links");
 	if (c->nrules)
 		return table_err(st, "Directory not empty");
+	if (st->log && !change_note(st, PF_CHANGE_DELETE_CHAIN, c))
+		return -1;
 	pf_chain_destroy(t, c);
 	return 0;
 }
@@ -1233,24 +1456,23 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 			return -1;
 		if (st->rulenum > c->nrules)
 			return table_err(st, "Index of deletion too big");
-		pf_chain_delete_rule(c, st->rulenum - 1);
-		return 0;
+		return change_delete(st, c, st->rulenum - 1);
 	case CMD_FLUSH:
 		if (st->chain) {
 			if (!(c = need_chain(st, t)))
 				return -1;
-			pf_chain_flush(c);
-			return 0;
+			return change_flush(st, c);
 		}
 		pf_sb_init(&sb);
-		for (size_t i = 0; i < t->nchains; i++) {
+		int frc = 0;
+		for (size_t i = 0; i < t->nchains && !frc; i++) {
 			if (st->verbose)
 				pf_sb_printf(&sb, "Flushing chain `%s'\n", t->chains[i]->name);
-			pf_chain_flush(t->chains[i]);
+			frc = change_flush(st, t->chains[i]);
 		}
 		emit(out, &sb);
 		pf_sb_free(&sb);
-		return 0;
+		return frc;
 	case CMD_ZERO:
 		return zero_chains(st, t, out);
 	case CMD_ZERO_NUM:
@@ -1258,8 +1480,7 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 			return -1;
 		if (st->rulenum > c->nrules)
 			return table_err(st, "Index of counter too big");
-		c->rules[st->rulenum - 1]->cnt.pkts = c->rules[st->rulenum - 1]->cnt.bytes = 0;
-		return 0;
+		return zero_rule(st, c, st->rulenum - 1);
 	case CMD_LIST:
 	case CMD_LIST | CMD_ZERO:
 	case CMD_LIST | CMD_ZERO_NUM:
@@ -1270,8 +1491,8 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 				return -1;
 		} else if (st->command & CMD_ZERO_NUM) {
 			c = pf_chain_find(t, st->chain);
-			if (c && st->rulenum <= c->nrules)
-				c->rules[st->rulenum - 1]->cnt = (struct pf_counters){0, 0};
+			if (c && st->rulenum <= c->nrules && zero_rule(st, c, st->rulenum - 1))
+				return -1;
 		}
 		return 0;
 	case CMD_LIST_RULES:
@@ -1285,8 +1506,11 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 	case CMD_NEW_CHAIN:
 		if (pf_chain_find(t, st->chain))
 			return table_err(st, "Chain already exists");
-		if (!pf_chain_create(t, st->chain))
+		if (log_reserve(st))
+			return -1;
+		if (!(c = pf_chain_create(t, st->chain)))
 			return table_err(st, "Memory allocation problem");
+		log_add(st, PF_CHANGE_NEW_CHAIN, c);
 		return 0;
 	case CMD_DELETE_CHAIN:
 		if (st->chain) {
@@ -1296,18 +1520,24 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 		}
 		/* Every user chain, in order, as iptables' for_each_chain: one that cannot go is
 		 * skipped, and the command fails with the error of the last such (nothing is
-		 * committed then). */
+		 * committed then). Whether a chain can go does not depend on the others (only
+		 * empty chains go, and they refer to none), so the chains are tried first and
+		 * deleted only when all can go. */
 		pf_sb_init(&sb);
 		int failed = 0;
-		for (size_t i = t->nbuiltin; i < t->nchains;) {
+		for (size_t i = t->nbuiltin; i < t->nchains; i++) {
 			c = t->chains[i];
 			if (st->verbose)
 				pf_sb_printf(&sb, "Deleting chain `%s'\n", c->name);
-			if (delete_chain(st, t, c)) {
-				failed = -1;
-				i++;
-			}
+			if (c->refcount)
+				failed = table_err(st, "Too many links");
+			else if (c->nrules)
+				failed = table_err(st, "Directory not empty");
 		}
+		if (!failed)
+			failed = log_reserve_n(st, t->nchains - t->nbuiltin);
+		while (!failed && t->nchains > t->nbuiltin)
+			failed = delete_chain(st, t, t->chains[t->nbuiltin]);
 		emit(out, &sb);
 		pf_sb_free(&sb);
 		return failed;
@@ -1321,17 +1551,24 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 			return table_err(st, "No chain/target/match by that name");
 		if (strlen(st->newname) > PF_CHAIN_MAXNAMELEN)
 			return table_err(st, "Invalid argument. Run `dmesg' for more information");
+		struct pf_cmd_rec *rec = change_note(st, PF_CHANGE_RENAME_CHAIN, c);
+		if (st->log && !rec)
+			return -1;
+		if (rec)
+			snprintf(rec->ch.new_name, sizeof(rec->ch.new_name), "%s", st->newname);
 		return pf_chain_rename(t, c, st->newname);
 	case CMD_SET_POLICY:
 		c = pf_chain_find(t, st->chain);
 		if (!c || !c->builtin)
 			return table_err(st, "Bad built-in chain name");
-		if (!strcmp(st->policy, "ACCEPT"))
-			c->policy = PF_VERDICT_ACCEPT;
-		else if (!strcmp(st->policy, "DROP"))
-			c->policy = PF_VERDICT_DROP;
-		else
+		if (strcmp(st->policy, "ACCEPT") && strcmp(st->policy, "DROP"))
 			return table_err(st, "Bad policy name. Run `dmesg' for more information");
+		struct pf_cmd_rec *prec = change_note(st, PF_CHANGE_POLICY, c);
+		if (st->log && !prec)
+			return -1;
+		if (prec)
+			snprintf(prec->ch.policy, sizeof(prec->ch.policy), "%s", st->policy);
+		c->policy = !strcmp(st->policy, "DROP") ? PF_VERDICT_DROP : PF_VERDICT_ACCEPT;
 		if (st->options & OPT_COUNTERS)
 			c->pcnt = st->counters;
 		return 0;
@@ -1340,8 +1577,36 @@ static int execute(struct cmd_state *st, struct pf_table *t, FILE *out)
 	}
 }
 
+/* The kernel's commit checks (pf_table_check). With a log of single-rule changes to a table
+ * that passed them before, only what the changes can break is checked: the rules put in,
+ * unless a jump was put in or a rule that ended a chain's walk was taken out (then the
+ * whole table: loops, and rules newly reached from a hook). */
+static int check_table(struct cmd_state *st, struct pf_table *t)
+{
+	if (!st->log)
+		return pf_table_check(t, st->err);
+	bool whole = false;
+	for (size_t i = 0; i < st->log->n && !whole; i++) {
+		const struct pf_cmd_rec *rec = &st->log->v[i];
+		if ((rec->ch.op == PF_CHANGE_INSERT || rec->ch.op == PF_CHANGE_REPLACE) &&
+		    rec->ch.rule->tkind == PF_TARGET_CHAIN)
+			whole = true;
+		if (rec->old && pf_rule_ends_walk(rec->old))
+			whole = true;
+	}
+	if (whole)
+		return pf_table_check(t, st->err);
+	for (size_t i = 0; i < st->log->n; i++) {
+		const struct pf_cmd_rec *rec = &st->log->v[i];
+		if ((rec->ch.op == PF_CHANGE_INSERT || rec->ch.op == PF_CHANGE_REPLACE) &&
+		    pf_table_check_rule(t, rec->c, rec->ch.rule, st->err))
+			return -1;
+	}
+	return 0;
+}
+
 int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, char *const argv[],
-	       FILE *out, struct pf_error *err, unsigned *flags_out)
+	       FILE *out, struct pf_error *err, unsigned *flags_out, struct pf_cmd_log *log)
 {
 	struct cmd_state st;
 	memset(&st, 0, sizeof(st));
@@ -1356,6 +1621,7 @@ int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, c
 	st.argv = argv;
 	st.optind = 1;
 	st.err = err;
+	st.log = log;
 	st.table = forced_table ? forced_table->def->name : "filter";
 	st.rule = pf_rule_new();
 	int rc = -1;
@@ -1417,21 +1683,30 @@ int pf_cmd_run(struct pf_ruleset *rs, struct pf_table *forced_table, int argc, c
 	}
 	/* Even a listing instantiates a table, as the kernel does: that is a change to keep. */
 	bool fresh_table = t->touch_seq == 0;
+	st.t = t;
+	if (fresh_table && log && !change_note(&st, PF_CHANGE_TABLE, NULL))
+		goto out;
 	pf_table_touch(rs, t);
 	if (execute(&st, t, out))
 		goto out;
 	/* Restore checks the whole table once, at COMMIT. */
-	if (!forced_table && pf_table_check(t, err))
+	if (!forced_table && check_table(&st, t))
 		goto out;
 	if (st.command & ~(unsigned)(CMD_LIST | CMD_LIST_RULES | CMD_CHECK)) {
 		/* libiptc's commit keeps rule counters but not the policies' (only a policy
 		 * given -c in this very command keeps what it was given): iptables-legacy shows
 		 * [0:0] on every built-in chain after any change. Restore does its own. */
-		if (!forced_table)
+		if (!forced_table) {
+			bool keep = st.command == CMD_SET_POLICY && (st.options & OPT_COUNTERS);
+			/* (only described: a failure to describe it fails nothing) */
+			struct pf_error before = *err;
+			if (log && !change_note(&st, PF_CHANGE_POLICY_COUNTERS,
+						keep ? pf_chain_find(t, st.chain) : NULL))
+				*err = before;
 			for (size_t i = 0; i < t->nbuiltin; i++)
-				if (!(st.command == CMD_SET_POLICY && (st.options & OPT_COUNTERS) &&
-				      !strcmp(t->chains[i]->name, st.chain)))
+				if (!(keep && !strcmp(t->chains[i]->name, st.chain)))
 					t->chains[i]->pcnt = (struct pf_counters){0, 0};
+		}
 		rs->generation++;
 	} else if (fresh_table) {
 		rs->generation++;

@@ -369,7 +369,9 @@ static bool inst_equal(const struct pf_ext_inst *a, const struct pf_ext_inst *b)
 
 bool pf_rule_equal(const struct pf_rule *a, const struct pf_rule *b)
 {
-	if (memcmp(&a->ip, &b->ip, sizeof(a->ip)) != 0)
+	/* the addresses first: -D and -C compare a rule with every rule of a chain */
+	if (a->ip.src != b->ip.src || a->ip.dst != b->ip.dst ||
+	    memcmp(&a->ip, &b->ip, sizeof(a->ip)) != 0)
 		return false;
 	if (a->nmatches != b->nmatches || a->tkind != b->tkind)
 		return false;
@@ -557,6 +559,65 @@ out:
 	return rc;
 }
 
+/* An unconditional standard verdict: where the kernel's walk of a chain stops. */
+bool pf_rule_ends_walk(const struct pf_rule *r)
+{
+	return r->tkind == PF_TARGET_VERDICT && rule_unconditional(r);
+}
+
+/* Hooks from which chain c is reached (the table has no loop). */
+static int chain_hooks(struct pf_table *t, const struct pf_chain *c, unsigned *hooks)
+{
+	if (c->builtin) {
+		*hooks = H(c->hook);
+		return 0;
+	}
+	size_t n = t->nchains;
+	struct walk w = {t, calloc(n, 1), calloc(n, sizeof(unsigned))};
+	int rc = -1;
+	if (w.state && w.hooks) {
+		rc = 0;
+		for (size_t i = 0; i < t->nbuiltin && !rc; i++) {
+			memset(w.state, 0, n);
+			rc = walk_chain(&w, i, H(t->chains[i]->hook));
+		}
+		*hooks = w.hooks[user_chain_slot(t, c->name)];
+	}
+	free(w.state);
+	free(w.hooks);
+	return rc;
+}
+
+int pf_table_check_rule(struct pf_table *t, struct pf_chain *c, const struct pf_rule *r,
+			struct pf_error *err)
+{
+	bool need_hooks = false;
+	for (unsigned m = 0; m < r->nmatches; m++)
+		if (r->matches[m].ext->hooks || r->matches[m].ext->check_entry)
+			need_hooks = true;
+	if (r->tkind == PF_TARGET_EXT && (r->target.ext->hooks || r->target.ext->check_entry))
+		need_hooks = true;
+	unsigned hooks = 0;
+	if (need_hooks) {
+		/* A rule after an unconditional verdict is never reached: checked from no hook. */
+		bool reached = true;
+		for (size_t k = 0; k < c->nrules && c->rules[k] != r; k++)
+			if (pf_rule_ends_walk(c->rules[k])) {
+				reached = false;
+				break;
+			}
+		if (reached && chain_hooks(t, c, &hooks))
+			return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_TABLE,
+					  "Memory allocation problem");
+	}
+	int e = 0;
+	for (unsigned m = 0; m < r->nmatches && !e; m++)
+		e = ext_allowed(&r->matches[m], r, t->def->name, hooks);
+	if (!e && r->tkind == PF_TARGET_EXT)
+		e = ext_allowed(&r->target, r, t->def->name, hooks);
+	return e ? pf_err_table(err, pf_table_strerror(e)) : 0;
+}
+
 /* ---- public iteration ---- */
 
 size_t pf_ruleset_table_count(const pf_ruleset *rs)
@@ -641,4 +702,24 @@ void pf_rule_counters(const pf_rule *r, uint64_t *pkts, uint64_t *bytes)
 		*pkts = r->cnt.pkts;
 	if (bytes)
 		*bytes = r->cnt.bytes;
+}
+
+void pf_rule_set_counters(pf_ruleset *rs, const pf_rule *r, uint64_t pkts, uint64_t bytes)
+{
+	(void)rs; /* r belongs to rs: the caller may change it */
+	struct pf_rule *w = (struct pf_rule *)r;
+	w->cnt.pkts = pkts;
+	w->cnt.bytes = bytes;
+}
+
+int pf_chain_set_policy_counters(pf_ruleset *rs, const char *table, const char *chain,
+				 uint64_t pkts, uint64_t bytes)
+{
+	struct pf_table *t = table ? pf_table_get(rs, table) : NULL;
+	struct pf_chain *c = t && chain ? pf_chain_find(t, chain) : NULL;
+	if (!c || !c->builtin)
+		return -1;
+	c->pcnt.pkts = pkts;
+	c->pcnt.bytes = bytes;
+	return 0;
 }

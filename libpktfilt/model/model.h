@@ -148,6 +148,12 @@ void pf_chain_replace_rule(struct pf_chain *c, size_t pos, struct pf_rule *r);
 /* Commit-time checks as the kernel's translate_table does: loops (ELOOP) and the hooks and
  * tables each extension is allowed in (EINVAL). Fills err with libiptc's wording. */
 int pf_table_check(struct pf_table *t, struct pf_error *err);
+/* After single-rule changes to a table that passed pf_table_check(): a rule that ends the
+ * walk (an unconditional standard verdict) taken out, or a jump put in, calls for the whole
+ * check again; otherwise checking each rule put in is enough (pf_table_check_rule). */
+bool pf_rule_ends_walk(const struct pf_rule *r);
+int pf_table_check_rule(struct pf_table *t, struct pf_chain *c, const struct pf_rule *r,
+			struct pf_error *err);
 /* libiptc's message for an errno value (without the final '.'). */
 const char *pf_table_strerror(int errnum);
 
