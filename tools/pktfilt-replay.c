@@ -21,6 +21,8 @@
 #include "replay_defrag.h"
 #include "replay_host.h"
 
+_Static_assert(sizeof(struct pf_packet_meta) <= REPLAY_DEFRAG_META_MAX, "replay_defrag meta");
+
 enum path { PATH_FORWARD, PATH_INPUT, PATH_OUTPUT };
 
 struct options {
@@ -43,6 +45,7 @@ struct options {
 	} ifaddr[64]; /* --addr, for meta.in_addr and meta.out_addr */
 	unsigned nifaddr;
 	uint32_t in_addr, out_addr;
+	uint32_t uid, gid; /* --uid: the socket of locally generated packets (--path output) */
 };
 
 struct stats {
@@ -58,10 +61,12 @@ static void usage(FILE *f)
 		"  --local ADDR[,ADDR...]        addresses of this host (packets to them go to INPUT)\n"
 		"  --addr IFACE=ADDR/LEN         an address of this host on IFACE (local, its subnet)\n"
 		"  --route NET/LEN=IFACE         a route (addrtype, rpfilter; none: symmetric)\n"
+		"  --uid UID[:GID]               owner of the socket sending the packets of --path\n"
+		"                                output (default 0:0)\n"
 		"  --in-mac MAC                  the input interface's MAC: frames to other unicast\n"
 		"                                MACs are dropped before PREROUTING (otherhost)\n"
 		"  --mtu N                       MTU of the output interface (default 1500)\n"
-		"  --matcher linear|hashed       the rule matcher (default linear)\n"
+		"  --matcher linear|hashed       the rule matcher (default hashed)\n"
 		"  --seed N                      seed of statistic --mode random\n"
 		"  --trace                       print the rules each packet matched\n");
 }
@@ -74,7 +79,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{"trace", no_argument, NULL, 'T'},	  {"matcher", required_argument, NULL, 'm'},
 		{"mtu", required_argument, NULL, 'M'},	  {"seed", required_argument, NULL, 's'},
 		{"addr", required_argument, NULL, 'A'},	  {"route", required_argument, NULL, 'R'},
-		{"in-mac", required_argument, NULL, 'E'}, {"help", no_argument, NULL, 'h'},
+		{"in-mac", required_argument, NULL, 'E'}, {"uid", required_argument, NULL, 'U'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	memset(o, 0, sizeof(*o));
@@ -163,6 +169,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 				}
 			}
 			break;
+		case 'U': {
+			char *end;
+			o->uid = (uint32_t)strtoul(optarg, &end, 10);
+			o->gid = *end == ':' ? (uint32_t)strtoul(end + 1, &end, 10) : 0;
+			if (*end || end == optarg) {
+				fprintf(stderr, "pktfilt-replay: bad --uid `%s'\n", optarg);
+				return -1;
+			}
+			break;
+		}
 		case 'E': {
 			unsigned m[6];
 			char tail;
@@ -435,13 +451,25 @@ int main(int argc, char **argv)
 			continue;
 		}
 		n = tot;
+		/* A reassembled packet has the first fragment's metadata (skb_morph), with the
+		 * time of the last. */
+		uint64_t now = meta.now_ns;
 		if (conntrack && o.path != PATH_OUTPUT &&
-		    replay_defrag_add(defrag_ct, buf, &n, sizeof(buf)) == REPLAY_DEFRAG_HELD) {
+		    replay_defrag_add_meta(defrag_ct, buf, &n, sizeof(buf), &meta, sizeof(meta)) ==
+			REPLAY_DEFRAG_HELD) {
 			st.held++;
 			continue;
 		}
+		meta.now_ns = now;
 		enum pf_nf_verdict v;
 		if (o.path == PATH_OUTPUT) {
+			/* Sent by a local socket: owner sees it, recent keeps the TTL as it is; no MAC
+			 * header yet, PACKET_HOST. */
+			meta.has_mac = false;
+			meta.pkt_type = PF_PKT_HOST;
+			meta.has_uid = true;
+			meta.uid = o.uid;
+			meta.gid = o.gid;
 			meta.out_iface = o.out;
 			pf_engine_eval(eng, PF_NF_LOCAL_OUT, buf, n, sizeof(buf), &meta, &res);
 			if (o.trace)
@@ -472,11 +500,13 @@ int main(int argc, char **argv)
 					continue;
 				}
 				if (r == ROUTE_LOCAL) {
-					if (replay_defrag_add(defrag_local, buf, &n, sizeof(buf)) ==
+					if (replay_defrag_add_meta(defrag_local, buf, &n, sizeof(buf),
+								   &meta, sizeof(meta)) ==
 					    REPLAY_DEFRAG_HELD) {
 						st.held++;
 						continue;
 					}
+					meta.now_ns = now;
 					st.local++;
 					pf_engine_eval(eng, PF_NF_LOCAL_IN, buf, n, sizeof(buf), &meta,
 						       &res);

@@ -17,7 +17,8 @@
  *   fragments combined (CE with ECT gives CE; Not-ECT mixed with ECT or CE discards the
  *   datagram), DF set when the largest fragment had DF, else the fragment field cleared, the
  *   checksum recomputed. A datagram longer than 65,535 bytes is discarded.
- * A discarded datagram is forgotten: later fragments with its key start a new one.
+ * A discarded datagram is forgotten: later fragments with its key start a new one. The
+ * reassembled packet carries the first fragment's metadata (replay_defrag_add_meta).
  * Not modelled: the 30 s timeout and ipfrag_max_dist (a queue overtaken by more than 64
  * fragments from the same source starts over); the memory limit is replaced by a fixed number
  * of datagrams in progress, the oldest dropped.
@@ -48,7 +49,8 @@ struct frag_queue {
 	size_t max_size, max_df_size;
 	uint8_t hdr[60]; /* the first fragment's header */
 	size_t hdr_len;
-	struct run runs[MAX_RUNS]; /* sorted by start, disjoint */
+	uint8_t meta[REPLAY_DEFRAG_META_MAX]; /* and its metadata */
+	struct run runs[MAX_RUNS];	      /* sorted by start, disjoint */
 	unsigned nruns;
 	size_t last_end; /* end of the last run created or extended at the end of the data */
 	uint8_t data[MAX_DATAGRAM];
@@ -176,6 +178,14 @@ static int ecn_combined(uint8_t seen)
 
 int replay_defrag_add(struct replay_defrag *d, uint8_t *pkt, size_t *len, size_t cap)
 {
+	return replay_defrag_add_meta(d, pkt, len, cap, NULL, 0);
+}
+
+int replay_defrag_add_meta(struct replay_defrag *d, uint8_t *pkt, size_t *len, size_t cap,
+			   void *meta, size_t meta_len)
+{
+	if (meta_len > REPLAY_DEFRAG_META_MAX)
+		meta_len = REPLAY_DEFRAG_META_MAX;
 	uint16_t frag = (uint16_t)((pkt[6] << 8) | pkt[7]);
 	size_t off = (size_t)(frag & 0x1fff) * 8;
 	bool more = frag & 0x2000;
@@ -209,14 +219,15 @@ int replay_defrag_add(struct replay_defrag *d, uint8_t *pkt, size_t *len, size_t
 		break;
 	}
 	if (off < MAX_DATAGRAM)
-		memcpy(q->data + off, pkt + ihl,
-		       (end < MAX_DATAGRAM ? end : MAX_DATAGRAM) - off);
+		memcpy(q->data + off, pkt + ihl, (end < MAX_DATAGRAM ? end : MAX_DATAGRAM) - off);
 	q->meat += end - off;
 	q->ecn |= (uint8_t)(1u << (pkt[1] & 3));
 	if (off == 0) {
 		q->first_in = true;
 		memcpy(q->hdr, pkt, ihl);
 		q->hdr_len = ihl;
+		if (meta_len)
+			memcpy(q->meta, meta, meta_len);
 	}
 	size_t fragsize = end - off + ihl;
 	if (fragsize > q->max_size)
@@ -243,6 +254,8 @@ int replay_defrag_add(struct replay_defrag *d, uint8_t *pkt, size_t *len, size_t
 	pkt[10] = (uint8_t)(c >> 8);
 	pkt[11] = (uint8_t)c;
 	*len = n;
+	if (meta_len)
+		memcpy(meta, q->meta, meta_len);
 	return REPLAY_DEFRAG_DONE;
 discard:
 	q->used = false; /* inet_frag_kill: later fragments start a new queue */
