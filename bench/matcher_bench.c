@@ -1,9 +1,11 @@
 /*
  * matcher_bench.c - the linear and the hashed matcher side by side on one rule set: packets per
- * second per core (CPU time of this thread, median of runs), their ratio, engine build time,
- * single-rule insert and delete times in the largest chain (median), index bytes per rule,
- * and a differential check (identical verdicts, packet bytes and per-rule counters from both
- * matchers over the same packets). One TSV line on stdout (header with --header).
+ * second per core (CPU time of this thread, median of runs), their ratio, the hashed one also
+ * through pf_engine_eval_batch in batches of 32, engine build time, single-rule insert and
+ * delete times in the largest chain (median), index bytes per rule, and a differential check
+ * (identical verdicts, packet bytes and per-rule counters from both matchers, and from the
+ * hashed one in batches, over the same packets). One TSV line on stdout (header with
+ * --header).
  *
  *   matcher_bench --name N --rules FILE [--trace FILE]   ClassBench set with its trace
  *   matcher_bench --name N --rules FILE --synthetic       enterprise set (eps_*): packets made
@@ -317,6 +319,56 @@ static inline void judge(pf_engine *e, const struct pkt *p, struct pf_eval_resul
 	pf_engine_eval(e, o.hook, buf, p->len, 64, &meta, r);
 }
 
+#ifndef BATCH
+#define BATCH 32 /* packets per pf_engine_eval_batch() call */
+#endif
+
+/* Batch i of BATCH packets from v (n packets, wrapping around) into items. */
+static void batch_fill(struct pf_batch_item *items, struct pf_packet_meta *meta,
+		       uint8_t (*bufs)[64], struct pf_eval_result *res, const struct pkt *v,
+		       size_t n, size_t first, size_t cnt)
+{
+	for (size_t k = 0; k < cnt; k++) {
+		const struct pkt *p = &v[(first + k) % n];
+		/* (memset, not a compound literal: that costs a rep stos, more than judge()'s) */
+		memset(&meta[k], 0, sizeof(meta[k]));
+		meta[k].in_iface = "eth0";
+		meta[k].out_iface = "eth1";
+		meta[k].ct_state = p->ct;
+		memcpy(bufs[k], p->b, p->len);
+		items[k].buf = bufs[k];
+		items[k].len = p->len;
+		items[k].buflen = 64;
+		items[k].meta = &meta[k];
+		items[k].res = &res[k];
+	}
+}
+
+/* CPU ns per packet judged in batches of BATCH (pf_engine_eval_batch), as time_packets. */
+static double time_batches(pf_engine *e, const struct pkt *v, size_t n, double min_ns)
+{
+	static struct pf_eval_result r[BATCH];
+	static uint8_t bufs[BATCH][64];
+	struct pf_batch_item items[BATCH];
+	struct pf_packet_meta meta[BATCH];
+	double runs[16];
+	size_t nr = o.runs < 16 ? o.runs : 16;
+	for (size_t k = 0; k < nr; k++) {
+		size_t done = 0;
+		double t0 = now_cpu(), t;
+		do {
+			for (size_t i = 0; i < n; i += BATCH) {
+				size_t cnt = n - i < BATCH ? n - i : BATCH;
+				batch_fill(items, meta, bufs, r, v, n, i, cnt);
+				pf_engine_eval_batch(e, o.hook, items, cnt);
+			}
+			done += n;
+		} while ((t = now_cpu() - t0) < min_ns);
+		runs[k] = t / (double)done;
+	}
+	return median(runs, nr);
+}
+
 /* CPU ns per packet over n packets (repeated to at least min_ns), median of runs. */
 static double time_packets(pf_engine *e, const struct pkt *v, size_t n, double min_ns)
 {
@@ -354,32 +406,50 @@ static bool check(const pf_ruleset *rs, const struct pkt *v, size_t n, size_t *m
 {
 	double ms;
 	pf_engine *a = compile(rs, PF_MATCHER_LINEAR, &ms),
-		  *b = compile(rs, PF_MATCHER_HASHED, &ms);
-	static struct pf_eval_result ra, rb;
+		  *b = compile(rs, PF_MATCHER_HASHED, &ms),
+		  *c = compile(rs, PF_MATCHER_HASHED, &ms);
+	static struct pf_eval_result ra, rb, rc[BATCH];
+	static uint8_t bc[BATCH][64];
+	struct pf_batch_item items[BATCH];
+	struct pf_packet_meta meta[BATCH];
 	uint8_t ba[64], bb[64];
 	bool ok = true;
 	*matched = 0;
-	for (size_t i = 0; i < n; i++) {
-		judge(a, &v[i], &ra, ba);
-		judge(b, &v[i], &rb, bb);
-		if (ra.verdict != rb.verdict || ra.mark != rb.mark || ra.len != rb.len ||
-		    memcmp(ba, bb, ra.len)) {
-			fprintf(stderr, "%s: packet %zu: linear %d/%#x, hashed %d/%#x\n", o.name, i,
-				ra.verdict, ra.mark, rb.verdict, rb.mark);
-			ok = false;
-			break;
+	for (size_t i0 = 0; i0 < n && ok; i0 += BATCH) {
+		/* c judges the same packets in batches (pf_engine_eval_batch) */
+		size_t cnt = n - i0 < BATCH ? n - i0 : BATCH;
+		batch_fill(items, meta, bc, rc, v, n, i0, cnt);
+		pf_engine_eval_batch(c, o.hook, items, cnt);
+		for (size_t k = 0; k < cnt; k++) {
+			size_t i = i0 + k;
+			judge(a, &v[i], &ra, ba);
+			judge(b, &v[i], &rb, bb);
+			if (ra.verdict != rb.verdict || ra.mark != rb.mark || ra.len != rb.len ||
+			    memcmp(ba, bb, ra.len) || rc[k].verdict != ra.verdict ||
+			    rc[k].mark != ra.mark || rc[k].len != ra.len ||
+			    memcmp(ba, bc[k], ra.len)) {
+				fprintf(
+				    stderr,
+				    "%s: packet %zu: linear %d/%#x, hashed %d/%#x, batch %d/%#x\n",
+				    o.name, i, ra.verdict, ra.mark, rb.verdict, rb.mark,
+				    rc[k].verdict, rc[k].mark);
+				ok = false;
+				break;
+			}
+			*matched += ra.verdict == PF_NF_ACCEPT;
 		}
-		*matched += ra.verdict == PF_NF_ACCEPT;
 	}
-	char *ta = save_text(a), *tb = save_text(b);
-	if (ok && strcmp(ta, tb)) {
+	char *ta = save_text(a), *tb = save_text(b), *tc = save_text(c);
+	if (ok && (strcmp(ta, tb) || strcmp(ta, tc))) {
 		fprintf(stderr, "%s: counters differ\n", o.name);
 		ok = false;
 	}
 	free(ta);
 	free(tb);
+	free(tc);
 	pf_engine_free(a);
 	pf_engine_free(b);
+	pf_engine_free(c);
 	return ok;
 }
 
@@ -443,7 +513,7 @@ int main(int argc, char **argv)
 			printf("set\trules\tlinear_ns\thashed_ns\tlinear_mpps\thashed_mpps\tratio\t"
 			       "linear_build_ms\thashed_build_ms\tins_us\tdel_us\tins_head_us\t"
 			       "del_head_us\tlin_ins_us\tlin_del_us\tbytes_per_rule\tsubtables\t"
-			       "probes\tcandidates\taccepted\tcheck\n");
+			       "probes\tcandidates\taccepted\tcheck\tbatch_ns\tbatch_mpps\n");
 			return 0;
 		} else if (!strcmp(a, "--latency")) {
 			printf("%.1f\n", memory_latency_ns());
@@ -540,12 +610,16 @@ int main(int argc, char **argv)
 		double ns = time_packets(h, pk, np, 1e9);
 		struct pf_engine_stats st;
 		pf_engine_stats(h, &st);
+		double bns = time_batches(h, pk, np, 1e9);
 		double lk = st.lookups ? (double)st.lookups : 1;
 		printf(
-		    "%s\thashed %.1f ns/packet, build %.1f ms, %zu subtables, %.0f B/rule; per "
+		    "%s\thashed %.1f ns/packet (batches of %d: %.1f), build %.1f ms, %zu "
+		    "subtables, "
+		    "%.0f B/rule; per "
 		    "lookup: probes %.2f candidates %.2f evaluated %.2f; scans %.2f per lookup\n",
-		    o.name, ns, hb, st.subtables, st.bytes_per_rule, (double)st.probes / lk,
-		    (double)st.candidates / lk, (double)st.evaluated / lk, (double)st.scans / lk);
+		    o.name, ns, BATCH, bns, hb, st.subtables, st.bytes_per_rule,
+		    (double)st.probes / lk, (double)st.candidates / lk, (double)st.evaluated / lk,
+		    (double)st.scans / lk);
 		pf_engine_free(h);
 		pf_ruleset_free(rs);
 		free(pk);
@@ -565,6 +639,7 @@ int main(int argc, char **argv)
 	double hash_ns = time_packets(hash, pk, np, 3e8);
 	struct pf_engine_stats st;
 	pf_engine_stats(hash, &st);
+	double batch_ns = time_batches(hash, pk, np, 3e8);
 
 	/* Updates in the largest chain. */
 	const pf_chain *src = pf_table_chain(tb, o.chain);
@@ -578,12 +653,12 @@ int main(int argc, char **argv)
 
 	double lk = st.lookups ? (double)st.lookups : 1;
 	printf("%s\t%zu\t%.1f\t%.1f\t%.3f\t%.3f\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%."
-	       "2f\t%.0f\t%zu\t%.2f\t%.2f\t%.3f\t%s\n",
+	       "2f\t%.0f\t%zu\t%.2f\t%.2f\t%.3f\t%s\t%.1f\t%.3f\n",
 	       o.name, nrules, lin_ns, hash_ns, 1e3 / lin_ns, 1e3 / hash_ns, lin_ns / hash_ns, lb,
 	       hb, ins, del, insh, delh, lins, ldel, st.bytes_per_rule, st.subtables,
 	       (double)st.probes / lk, (double)st.candidates / lk,
 	       (double)accepted / (double)(np < o.check_packets ? np : o.check_packets),
-	       ok ? "identical" : "DIFFERENT");
+	       ok ? "identical" : "DIFFERENT", batch_ns, 1e3 / batch_ns);
 	pf_engine_free(lin);
 	pf_engine_free(hash);
 	pf_ruleset_free(rs);

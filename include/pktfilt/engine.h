@@ -152,16 +152,18 @@ struct pf_eval_result {
 	bool packet_changed; /* TTL, DSCP, TCPMSS... changed the bytes in place */
 	uint32_t priority;   /* skb->priority: meta->classify, then as CLASSIFY set it */
 	size_t len;	  /* packet length after changes */
+	/* (What every packet writes comes first, in one cache line: the arrays below are written
+	 * only when used. An array of results for a batch stays cheap.) */
+	unsigned ntrace;      /* entries in trace[] */
+	bool trace_truncated; /* more rules matched than trace[] holds */
+	size_t reply_len;     /* bytes in reply[] */
 	/* Optional trace: rules that matched, in order (table index, chain, rule position). */
-	unsigned ntrace;
 	struct {
 		const char *table;
 		const char *chain;
 		unsigned rulenum; /* 1-based; 0 = the chain's policy */
 	} trace[PF_MAX_TRACE];
-	bool trace_truncated;
 	/* REJECT: the reply the kernel would send (ICMP error or TCP RST), when any. */
-	size_t reply_len;
 	uint8_t reply[1600];
 };
 
@@ -237,13 +239,15 @@ PF_API int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size
 /*
  * Judge a batch of packets at one hook: the same results, counters and rule state as n calls of
  * pf_engine_eval() on the items in order (every packet sees the state the ones before it left:
- * statistic, limit, recent...), but faster on large rule sets: before judging, the batch is
- * looked ahead (every packet parsed, the index entries, rules and chains its lookups will
- * probably read prefetched, one level per pass over the batch), so that the cache misses of
- * different packets overlap instead of following one another. The buffers of the items must
- * not overlap; meta may be shared, res not. Each item's rc is what pf_engine_eval() would have
- * returned. Returns 0 when every rc is 0, else -1. Allocates nothing; same threading rule as
- * pf_engine_eval(). Batches of 16 to 64 packets get most of the gain (looked ahead by 32).
+ * statistic, limit, recent...), but faster on rule sets too large for the caches: before
+ * judging, the batch is looked ahead (every packet parsed, the index entries, rules and chains
+ * its lookups will probably read prefetched, one level per pass over the batch), so that the
+ * cache misses of different packets overlap instead of following one another. Where that does
+ * not pay (the rule set fits in the caches), the engine measures it and skips it. The buffers
+ * of the items must not overlap; meta and res may be shared (a res is written when its packet
+ * is judged, as by the calls in order). Each item's rc is what pf_engine_eval() would have
+ * returned. Returns 0 when every rc is 0, else -1. Allocates
+ * nothing; same threading rule as pf_engine_eval(). Packets are looked ahead 32 at a time.
  */
 struct pf_batch_item {
 	uint8_t *buf;			   /* the packet from its IP header; changed in place */

@@ -49,6 +49,11 @@
  *   header cut short: the kernel's tcp/udp matches hotdrop them) and chains shorter than
  *   HM_SMALL are scanned in label order, as the linear matcher does.
  *
+ * - Cache misses: a node keeps the state of the chain its rule jumps to (handed to the
+ *   traversal in pf_eval.jump_state: no lookup in the engine's chain map), a short chain's
+ *   state is read in one cache line, and a batch of packets (pf_engine_eval_batch) is looked
+ *   ahead level by level (hm_lookahead) so that the misses of its packets overlap.
+ *
  * Not thread-safe: one engine per thread (engine.h); next() allocates nothing.
  */
 #include <arpa/inet.h>
@@ -104,15 +109,12 @@ struct hm_node {
 	uint8_t proto;	/* 0: any */
 	uint8_t flags;	/* HM_PURE, HM_EXACT */
 	/* Cold. */
-	/* The first rule of the chain jms is, when it is unconditional: only ever prefetched
-	 * (batch look-ahead), never read through (it may be gone since). */
-	const struct pf_rule *jrule;
 	uint64_t h; /* hash of its key in tbl */
 	struct hm_table *tbl;
 	struct hm_tuple tup; /* the rule's own (finest) tuple */
 };
 
-_Static_assert(offsetof(struct hm_node, jrule) == 64, "a lookup reads one line of a node");
+_Static_assert(offsetof(struct hm_node, h) == 64, "a lookup reads one line of a node");
 
 struct hm_slot {
 	uint64_t h;
@@ -125,7 +127,8 @@ struct hm_table {
 	uint16_t spmask, dpmask;
 	uint8_t proto;
 	bool ifaces;
-	size_t mask; /* cap - 1 */
+	size_t mask;   /* cap - 1 */
+	uint8_t shift; /* 64 - log2(cap): a hash's slot is its top bits */
 	struct hm_slot *slots;
 	uint64_t inm[2], outm[2];
 	struct hm_tuple tup;
@@ -207,9 +210,9 @@ static inline uint64_t hm_hash(const struct hm_table *t, uint32_t src, uint32_t 
 		     ((in[1] & t->inm[1]) * 0x27D4EB2F165667C5ULL) ^
 		     ((out[0] & t->outm[0]) * 0x94D049BB133111EBULL) ^
 		     ((out[1] & t->outm[1]) * 0xBF58476D1CE4E5B9ULL);
-	h ^= h >> 31;
-	h *= 0x7fb5d329728ea185ULL;
-	h ^= h >> 29;
+	/* No finalizer: a slot is chosen by the top bits (slot_of), which the products mix
+	 * from every key bit (multiplicative hashing); two multiplications in parallel are the
+	 * whole cost of a probe's hash. */
 	return h;
 }
 
@@ -425,6 +428,7 @@ static struct hm_table *table_new(const struct hm_tuple *tup)
 	t->ifaces = tup->inl || tup->outl;
 	t->minlabel = UINT64_MAX;
 	t->mask = 7;
+	t->shift = 61;
 	t->slots = calloc(t->mask + 1, sizeof(*t->slots));
 	if (!t->slots) {
 		free(t);
@@ -441,9 +445,15 @@ static void table_free(struct hm_table *t)
 	}
 }
 
+/* Home slot of hash h. */
+static inline size_t slot_of(const struct hm_table *t, uint64_t h)
+{
+	return (size_t)(h >> t->shift);
+}
+
 static inline struct hm_slot *table_slot(const struct hm_table *t, uint64_t h)
 {
-	size_t i = (size_t)h & t->mask;
+	size_t i = slot_of(t, h);
 	while (t->slots[i].head && t->slots[i].h != h)
 		i = (i + 1) & t->mask;
 	return &t->slots[i];
@@ -458,6 +468,7 @@ static int table_grow(struct hm_table *t)
 		return -1;
 	t->slots = s;
 	t->mask = ocap * 2 - 1;
+	t->shift--;
 	for (size_t i = 0; i < ocap; i++)
 		if (old[i].head)
 			*table_slot(t, old[i].h) = old[i];
@@ -496,7 +507,7 @@ static int table_add(struct hm_table *t, struct hm_node *n)
 
 static void table_del(struct hm_table *t, struct hm_node *n)
 {
-	size_t m = t->mask, i = (size_t)n->h & m;
+	size_t m = t->mask, i = slot_of(t, n->h);
 	while (t->slots[i].head && t->slots[i].h != n->h)
 		i = (i + 1) & m;
 	struct hm_node **pp = &t->slots[i].head;
@@ -516,7 +527,7 @@ static void table_del(struct hm_table *t, struct hm_node *n)
 		j = (j + 1) & m;
 		if (!t->slots[j].head)
 			break;
-		size_t home = (size_t)t->slots[j].h & m;
+		size_t home = slot_of(t, t->slots[j].h);
 		/* The entry at j may fill the hole at i unless its home lies in (i, j]. */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
 			t->slots[i] = t->slots[j];
@@ -1081,12 +1092,6 @@ static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_
 
 /* Node n's rule is the answer: hand the engine the state of the chain it jumps to (kept in the
  * node: entering that chain then costs no lookup in the engine's chain map). */
-static const struct pf_rule *first_always(const struct hm_chain *hc)
-{
-	const struct hm_block *b0 = hc->nb ? hc->b[0] : NULL;
-	return b0 && b0->n && b0->v[0].always ? b0->v[0].rule : NULL;
-}
-
 static inline struct pf_rule *answer(struct hm_node *n, uint64_t *cur, struct pf_eval *ev)
 {
 	if (n->jgen != ev->chains_gen) {
@@ -1094,7 +1099,6 @@ static inline struct pf_rule *answer(struct hm_node *n, uint64_t *cur, struct pf
 		n->jms = r->tkind == PF_TARGET_CHAIN && r->jump
 			     ? pf_engine_chain_state(ev->engine, r->jump)
 			     : NULL;
-		n->jrule = n->jms ? first_always(n->jms) : NULL;
 		n->jgen = ev->chains_gen;
 	}
 	ev->jump_state = n->jms;
@@ -1139,10 +1143,14 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 	 * prefetched, so that the cache misses of large subtables overlap. */
 	uint64_t ahead[HM_AHEAD];
 	const size_t nt = hc->ntables;
+	/* A subtable of another protocol, or whose labels are all past the best match, is never
+	 * probed (the best only gets better), so its hash is not needed. */
 	for (size_t j = 0; j < HM_AHEAD && j < nt; j++) {
 		const struct hm_table *t = hc->tables[j];
+		if (t->proto && t->proto != p->proto)
+			continue;
 		ahead[j] = hm_hash(t, src, dst, sport, dport, mark, in, out);
-		__builtin_prefetch(&t->slots[ahead[j] & t->mask]);
+		__builtin_prefetch(&t->slots[slot_of(t, ahead[j])]);
 	}
 	for (size_t i = 0; i < nt; i++) {
 		const struct hm_table *t = hc->tables[i];
@@ -1151,15 +1159,16 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 		uint64_t h = ahead[i % HM_AHEAD];
 		if (i + HM_AHEAD < nt) {
 			const struct hm_table *u = hc->tables[i + HM_AHEAD];
-			uint64_t hu = hm_hash(u, src, dst, sport, dport, mark, in, out);
-			ahead[i % HM_AHEAD] = hu;
-			if (u->minlabel < best && (!u->proto || u->proto == p->proto))
-				__builtin_prefetch(&u->slots[hu & u->mask]);
+			if (u->minlabel < best && (!u->proto || u->proto == p->proto)) {
+				uint64_t hu = hm_hash(u, src, dst, sport, dport, mark, in, out);
+				ahead[i % HM_AHEAD] = hu;
+				__builtin_prefetch(&u->slots[slot_of(u, hu)]);
+			}
 		}
 		if (t->proto && t->proto != p->proto)
 			continue;
 		hc->st.probes++;
-		size_t k = (size_t)h & t->mask;
+		size_t k = slot_of(t, h);
 		while (t->slots[k].head && t->slots[k].h != h)
 			k = (k + 1) & t->mask;
 		for (struct hm_node *n = t->slots[k].head; n; n = n->bnext) {
@@ -1229,6 +1238,12 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 
 enum { LA_ENTER = 0, LA_RULE, LA_SLOTS, LA_NODES };
 #define LA_MAX_HOPS 4 /* chains followed per packet */
+#ifndef HM_LA_TABLES
+#define HM_LA_TABLES 4 /* subtables looked at per chain, at most */
+#endif
+#ifndef HM_LA_NODES
+#define HM_LA_NODES 4 /* nodes of a bucket looked at */
+#endif
 #ifndef HM_LA_MIN
 #define HM_LA_MIN 2048 /* indexed chains smaller than this stay in the caches: not looked at */
 #endif
@@ -1241,7 +1256,7 @@ static inline void prefetch_rule(const struct pf_rule *r)
 	__builtin_prefetch(&r->cnt);
 }
 
-/* What a lookup reads first in a chain's state: its fields, the inline entries, the counts. */
+/* What a lookup of a short chain reads: one line from hm_chain.scans on. */
 static inline void prefetch_chain(const struct hm_chain *hc)
 {
 	__builtin_prefetch(&hc->scans);
@@ -1262,10 +1277,10 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 		switch (la->phase) {
 		case LA_ENTER: {
 			if (!hc->indexed || p->fragoff == 1 || p->l4_truncated) {
-				const struct hm_block *b0 =
-				    hc->inl_only ? (const struct hm_block *)(hc + 1)
-				    : hc->nb	 ? hc->b[0]
-						 : NULL;
+				const struct hm_block *b0 = hc->inl_only
+								? (const struct hm_block *)(hc + 1)
+							    : hc->nb ? hc->b[0]
+								     : NULL;
 				if (!b0 || !b0->v[0].always)
 					return false;
 				const struct pf_rule *r = b0->v[0].rule;
@@ -1300,13 +1315,13 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 			la->key[2] = ports;
 			la->key[3] = mark;
 			la->n = 0;
-			for (size_t i = 0; i < hc->ntables && la->n < 4; i++) {
+			for (size_t i = 0; i < hc->ntables && la->n < HM_LA_TABLES; i++) {
 				const struct hm_table *t = hc->tables[i];
 				if (t->proto && t->proto != p->proto)
 					continue;
 				uint64_t h = hm_hash(t, src, dst, (uint16_t)(ports >> 16),
 						     (uint16_t)ports, mark, in, out);
-				__builtin_prefetch(&t->slots[h & t->mask]);
+				__builtin_prefetch(&t->slots[slot_of(t, h)]);
 				la->h[la->n] = h;
 				la->p[la->n++] = t;
 			}
@@ -1339,7 +1354,6 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 				if (head) {
 					__builtin_prefetch(head);
 					__builtin_prefetch((const char *)head + 63);
-					__builtin_prefetch(&head->jrule);
 				}
 			}
 			la->phase = LA_NODES;
@@ -1348,21 +1362,26 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 			return true;
 		case LA_NODES: {
 			const uint32_t src = la->key[0], dst = la->key[1], mark = la->key[3];
-			const uint16_t sport = (uint16_t)(la->key[2] >> 16), dport = (uint16_t)la->key[2];
+			const uint16_t sport = (uint16_t)(la->key[2] >> 16),
+				       dport = (uint16_t)la->key[2];
 			const struct hm_node *best = NULL;
-			for (unsigned j = 0; j < la->n; j++)
-				for (const struct hm_node *n = la->p[j]; n; n = n->bnext) {
+			for (unsigned j = 0; j < la->n; j++) {
+				unsigned seen = 0;
+				for (const struct hm_node *n = la->p[j]; n && seen < HM_LA_NODES;
+				     n = n->bnext, seen++) {
 					if (best && n->label >= best->label)
 						break;
 					if (((src ^ n->src) & pmask(n->sl)) ||
 					    ((dst ^ n->dst) & pmask(n->dl)) ||
-					    (n->proto && n->proto != p->proto) || sport < n->sp[0] ||
-					    sport > n->sp[1] || dport < n->dp[0] || dport > n->dp[1] ||
+					    (n->proto && n->proto != p->proto) ||
+					    sport < n->sp[0] || sport > n->sp[1] ||
+					    dport < n->dp[0] || dport > n->dp[1] ||
 					    ((mark ^ n->mark) & n->markmask))
 						continue;
 					best = n;
 					break;
 				}
+			}
 			if (!best)
 				return false;
 			prefetch_rule(best->rule);
@@ -1371,15 +1390,6 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 			la->ms = best->jms;
 			la->phase = LA_ENTER;
 			prefetch_chain(la->ms);
-#ifdef HM_NO_JRULE
-			if (0) {
-#else
-			if (best->jrule) {
-#endif
-				/* its first rule, unconditional: taken for sure, not followed */
-				prefetch_rule(best->jrule);
-				return false;
-			}
 			return true;
 		}
 		default:

@@ -253,6 +253,42 @@ static bool multiport_match(struct pf_eval *ev, const void *data, void *state)
 	return multiport_ports(data, pf_rd16(pp), pf_rd16(pp + 2));
 }
 
+/* For the hashed matcher (ext.h): a --sports or --dports list accepts only ports between its
+ * lowest and highest; a single port or range is exactly its condition. Inverted lists and
+ * --ports (either side) narrow nothing, but the match is still pure: it has no state and
+ * reads only the packet (it hotdrops only a cut transport header, which the index does not
+ * judge). */
+static int multiport_index(const void *data, const struct pf_rule *rule, struct pf_index_key *k)
+{
+	const struct multiport_info *m = data;
+	(void)rule;
+	unsigned n = m->count < MULTI_PORTS ? m->count : MULTI_PORTS;
+	if (m->invert || n == 0 || (m->flags != MP_SOURCE && m->flags != MP_DESTINATION))
+		return 0;
+	uint16_t lo = 0xffff, hi = 0;
+	unsigned entries = 0;
+	for (unsigned i = 0; i < n; i++, entries++) {
+		uint16_t a = m->ports[i], b = a;
+		if (m->pflags[i]) {
+			if (i + 1 >= MULTI_PORTS)
+				break;
+			b = m->ports[++i];
+		}
+		if (a < lo)
+			lo = a;
+		if (b > hi)
+			hi = b;
+	}
+	if (lo > hi)
+		return 0;
+	uint16_t *range = m->flags == MP_SOURCE ? k->sport : k->dport;
+	range[0] = lo;
+	range[1] = hi;
+	if (entries == 1)
+		k->flags |= PF_INDEX_EXACT;
+	return 0;
+}
+
 const struct pf_ext pf_match_multiport = {
     .name = "multiport",
     .kind = PF_EXT_MATCH,
@@ -264,4 +300,5 @@ const struct pf_ext pf_match_multiport = {
     .save = multiport_save,
     .print = multiport_print,
     .match = multiport_match,
+    .index_fields = multiport_index,
 };

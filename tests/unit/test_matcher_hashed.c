@@ -9,7 +9,8 @@
  * what it must leave in rule order: inversions, fragments, non-terminal MARK (the packet
  * changes between lookups), jumps/gotos/RETURN, statistic nth/random counters, recent
  * --set/--rcheck (state shared between rules), limit token buckets, tcp options (hotdrop on
- * cut options), and packets the transport matches hotdrop (cut headers, offset-8 fragments).
+ * cut options), multiport lists, and packets the transport matches hotdrop (cut headers,
+ * offset-8 fragments).
  */
 #include <check.h>
 #include <stdarg.h>
@@ -120,6 +121,20 @@ static void rule_text(char *r, size_t n, int chain)
 		}
 	} else if (proto == 7) {
 		cat(r, n, "%s-p icmp ", pick(5) ? "" : "! ");
+	}
+	if (proto < 7 && !pick(5)) {
+		/* multiport: one port or range (exact), lists with holes, inverted, either side */
+		static const char *const opt[] = {"--dports", "--dports", "--sports", "--ports"};
+		static const unsigned pool[] = {22, 53, 80, 443, 1024, 8080};
+		cat(r, n, "-m multiport %s%s ", pick(6) ? "" : "! ", opt[pick(4)]);
+		for (unsigned e = 1 + pick(3), k = 0; k < e; k++) {
+			unsigned a = pool[pick(6)];
+			if (pick(3))
+				cat(r, n, "%s%u", k ? "," : "", a);
+			else /* a range: its ends must differ */
+				cat(r, n, "%s%u:%u", k ? "," : "", a, a + 1 + pick(3000));
+		}
+		cat(r, n, " ");
 	}
 	if (!pick(6))
 		cat(r, n, "-m mark %s--mark 0x%x/0x%x ", pick(5) ? "" : "! ", pick(4),
