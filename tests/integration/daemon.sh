@@ -27,48 +27,15 @@ for c in ip iptables-legacy ping python3 curl; do
 done
 [ -x "$pfd" ] || { echo "daemon.sh: FAIL: $pfd not built"; exit 1; }
 
-C=pf-dmn-cli F=pf-dmn-fw S=pf-dmn-srv
-tmp=$(mktemp -d)
-sock=$tmp/pktfiltd.sock
-rules=$tmp/rules.v4
-pass=0 fail=0
-dpid=
+. "$(dirname "$0")/lib/daemon_topology.sh"
 
-cleanup() {
-    [ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-    for ns in $C $F $S; do
-        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$ns" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-check() { # description, condition-command...
-    local d=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $d"; fi
-}
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 out_has() { local pat=$1; shift; "$@" 2>/dev/null | grep -Eq -- "$pat"; } # pattern, command...
 err_has() { local pat=$1; shift; "$@" 2>&1 >/dev/null | grep -Eq -- "$pat"; }
-quiet() { "$@" >/dev/null 2>&1; }
-fails() { ! "$@" >/dev/null 2>&1; }
 # The CLI talks to the daemon (no state file named).
 pf() { in_ns $F env -u PKTFILT_STATE PKTFILT_SOCKET="$sock" "$cli" "$@"; }
 pf_save() { in_ns $F env -u PKTFILT_STATE PKTFILT_SOCKET="$sock" "$build/tools/pktfilt-save" "$@"; }
 
-for ns in $C $F $S; do ip netns del "$ns" 2>/dev/null; ip netns add "$ns" || exit 1; done
-ip -n $C link add veth0 type veth peer name cli0 netns $F
-ip -n $S link add veth0 type veth peer name srv0 netns $F
-ip -n $C addr add 198.18.61.2/24 dev veth0
-ip -n $F addr add 198.18.61.1/24 dev cli0
-ip -n $F addr add 198.18.62.1/24 dev srv0
-ip -n $S addr add 198.18.62.2/24 dev veth0
-for ns in $C $F $S; do ip -n $ns link set lo up; done
-ip -n $C link set veth0 up; ip -n $S link set veth0 up
-ip -n $F link set cli0 up; ip -n $F link set srv0 up
-ip -n $C route add default via 198.18.61.1
-ip -n $S route add default via 198.18.62.1
-in_ns $F sysctl -qw net.ipv4.ip_forward=1
+topology_up pf-dmn 61 62
 
 # Servers: HTTP on 80 and 8080 (a 4 MB file), UDP echo on 53 and 5353 (so that only the
 # firewall can refuse: the server itself answers every probe).

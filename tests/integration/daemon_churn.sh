@@ -23,41 +23,10 @@ for c in ip iptables-legacy python3; do
 done
 [ -x "$pfd" ] || { echo "daemon_churn.sh: FAIL: $pfd not built"; exit 1; }
 
-C=pf-chn-cli F=pf-chn-fw S=pf-chn-srv
-tmp=$(mktemp -d)
-sock=$tmp/pktfiltd.sock
-rules=$tmp/rules.v4
-pass=0 fail=0
-dpid=
-cleanup() {
-    [ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-    for ns in $C $F $S; do
-        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$ns" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-check() {
-    local d=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $d"; fi
-}
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+. "$(dirname "$0")/lib/daemon_topology.sh"
 pf() { in_ns $F env -u PKTFILT_STATE PKTFILT_SOCKET="$sock" "$cli" "$@"; }
 
-for ns in $C $F $S; do ip netns del "$ns" 2>/dev/null; ip netns add "$ns" || exit 1; done
-ip -n $C link add veth0 type veth peer name cli0 netns $F
-ip -n $S link add veth0 type veth peer name srv0 netns $F
-ip -n $C addr add 198.18.71.2/24 dev veth0
-ip -n $F addr add 198.18.71.1/24 dev cli0
-ip -n $F addr add 198.18.72.1/24 dev srv0
-ip -n $S addr add 198.18.72.2/24 dev veth0
-for ns in $C $F $S; do ip -n $ns link set lo up; done
-ip -n $C link set veth0 up; ip -n $S link set veth0 up
-ip -n $F link set cli0 up; ip -n $F link set srv0 up
-ip -n $C route add default via 198.18.71.1
-ip -n $S route add default via 198.18.72.1
-in_ns $F sysctl -qw net.ipv4.ip_forward=1
+topology_up pf-chn 71 72
 
 # The rule set: the transfer's two rules after 3000 rules it never matches.
 python3 - "$rules" <<'EOF'

@@ -26,30 +26,9 @@ for c in ip iptables-legacy ping python3 ss; do
 done
 [ -x "$pfd" ] || { echo "daemon_metrics.sh: FAIL: $pfd not built"; exit 1; }
 
-C=pf-met-cli F=pf-met-fw S=pf-met-srv
-tmp=$(mktemp -d)
-sock=$tmp/pktfiltd.sock
-rules=$tmp/rules.v4
+. "$(dirname "$0")/lib/daemon_topology.sh"
 url=http://127.0.0.1:9464/metrics
-pass=0 fail=0
-dpid=
 
-cleanup() {
-    [ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
-    for ns in $C $F $S; do
-        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
-        ip netns del "$ns" 2>/dev/null
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-check() { # description, condition-command...
-    local d=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $d"; fi
-}
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-quiet() { "$@" >/dev/null 2>&1; }
-fails() { ! "$@" >/dev/null 2>&1; }
 # GET a path of the endpoint: prints the body, or "HTTP <code>" for an error status
 get() {
     in_ns $F python3 -c '
@@ -61,19 +40,7 @@ except urllib.error.HTTPError as e:
 }
 metrics() { get "$url"; }
 
-for ns in $C $F $S; do ip netns del "$ns" 2>/dev/null; ip netns add "$ns" || exit 1; done
-ip -n $C link add veth0 type veth peer name cli0 netns $F
-ip -n $S link add veth0 type veth peer name srv0 netns $F
-ip -n $C addr add 198.18.63.2/24 dev veth0
-ip -n $F addr add 198.18.63.1/24 dev cli0
-ip -n $F addr add 198.18.64.1/24 dev srv0
-ip -n $S addr add 198.18.64.2/24 dev veth0
-for ns in $C $F $S; do ip -n $ns link set lo up; done
-ip -n $C link set veth0 up; ip -n $S link set veth0 up
-ip -n $F link set cli0 up; ip -n $F link set srv0 up
-ip -n $C route add default via 198.18.63.1
-ip -n $S route add default via 198.18.64.1
-in_ns $F sysctl -qw net.ipv4.ip_forward=1
+topology_up pf-met 63 64
 in_ns $S iptables-legacy -t raw -A PREROUTING -p udp --dport 9 -j DROP # the flood's sink
 # FORWARD only (by hand, not --install-hooks): the endpoint's own loopback traffic is not
 # queued, so that the counts read through it are exact.
