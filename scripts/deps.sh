@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config check uthash-dev libmnl-dev libnetfilter-queue-dev
       libnfnetlink-dev libpcap-dev liburcu-dev iptables ipset iproute2 netbase valgrind time python3
-      iputils-ping)
+      iputils-ping curl)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
