@@ -1,7 +1,8 @@
 /*
  * worker.c - one thread per NFQUEUE queue: batched receive (recvmmsg), judgement by the
- * worker's own engine of the live generation, batched verdicts (one sendmsg per batch, runs
- * of plain identical verdicts as one NFQNL_MSG_VERDICT_BATCH).
+ * worker's own engine of the live generation in batches (pf_engine_eval_batch over each run of
+ * consecutive packets at the same hook, in the order received), batched verdicts (one sendmsg
+ * per batch, runs of plain identical verdicts as one NFQNL_MSG_VERDICT_BATCH).
  *
  * RCU (QSBR): a worker is offline while it blocks in recvmmsg and online while it judges a
  * batch; the generation it read at the start of a batch stays valid until it goes offline.
@@ -71,6 +72,24 @@ struct pend {
 	uint32_t len;
 };
 
+/* A packet the engine judges: its metadata (with copies of the interface names: the cache
+ * entry an index shares with another may be refilled before the batch is judged) and what its
+ * verdict needs besides the engine's result. */
+struct job {
+	struct pf_packet_meta m;
+	uint8_t *buf;
+	size_t len, room;
+	unsigned pend; /* its entry in w->pend */
+	uint8_t hook;
+	bool truncated; /* only the first caplen bytes were copied to us */
+	bool has_ct;	/* the kernel gave the conntrack attributes (a ctmark can be set) */
+	char in[IF_NAMESIZE], out[IF_NAMESIZE], pin[IF_NAMESIZE], pout[IF_NAMESIZE];
+};
+
+/* Packets judged by one pf_engine_eval_batch() call at most (the engine looks ahead 32 at a
+ * time): bounds the results kept, each of which is large (trace and reply arrays). */
+#define JOBS_MAX 64
+
 struct worker {
 	unsigned idx;
 	uint16_t qnum;
@@ -88,6 +107,11 @@ struct worker {
 	size_t slen;
 	struct pend *pend;
 	unsigned npend;
+	/* packets prepared and not judged yet, judged in order by judge_jobs() */
+	struct job *jobs;
+	struct pf_batch_item *items;
+	struct pf_eval_result *res;
+	unsigned njobs, jobs_max;
 	struct qcfg applied;
 	uint32_t cfg_seq;
 	unsigned cfg_failures;
@@ -339,10 +363,12 @@ static void send_reply(struct worker *w, const uint8_t *reply, size_t len)
 		STAT_ADD(w->st, send_errors, 1);
 }
 
-/* Judge one packet message; fills p. slot_end bounds the room the packet may grow into. */
-static void judge(struct worker *w, const struct gen *g, const struct nlattr *const *tb,
-		  const char *slot_end, uint64_t now, uint64_t wall, bool may_be_stale,
-		  struct pend *p)
+/* Read one packet message: fills p, and either decides its verdict here (not IPv4, to come
+ * again, not a hook the engine knows) or appends a job for the engine (judge_jobs) to finish
+ * p. msg_end bounds the room the packet may grow into (the next message of the datagram, or
+ * the slot's end): the packets of a batch must not overlap. */
+static void prepare(struct worker *w, const struct nlattr *const *tb, const char *msg_end,
+		    uint64_t now, uint64_t wall, bool may_be_stale, struct pend *p)
 {
 	const struct nfqnl_msg_packet_hdr *ph = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
 	memset(p, 0, sizeof(*p));
@@ -358,7 +384,7 @@ static void judge(struct worker *w, const struct gen *g, const struct nlattr *co
 	size_t caplen = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
 	size_t len = tb[NFQA_CAP_LEN] ? ntohl(mnl_attr_get_u32(tb[NFQA_CAP_LEN])) : caplen;
 	uint32_t skbinfo = tb[NFQA_SKB_INFO] ? ntohl(mnl_attr_get_u32(tb[NFQA_SKB_INFO])) : 0;
-	size_t room = (size_t)(slot_end - (const char *)buf);
+	size_t room = (size_t)(msg_end - (const char *)buf);
 	bool truncated = len > caplen;
 	/* A packet copied under an older, smaller range or without the conntrack information the
 	 * rule set now needs goes through the hook once more, to come back complete. */
@@ -368,12 +394,31 @@ static void judge(struct worker *w, const struct gen *g, const struct nlattr *co
 		STAT_ADD(w->st, repeat, 1);
 		return;
 	}
+	unsigned hook = ph->hook;
+	STAT_ADD(w->st, packets, 1);
+	STAT_ADD(w->st, bytes, len);
+	if (hook > PF_NF_POST_ROUTING) {
+		p->verdict = NF_DROP;
+		STAT_ADD(w->st, malformed, 1);
+		STAT_ADD(w->st, drop, 1);
+		return;
+	}
 	/* Header-only copy: the rule set reads nothing past PFD_HDR_COPY bytes; the engine is
 	 * given the packet's real length over a buffer whose tail it never reads. */
 	if (w->q.csum && (skbinfo & NFQA_SKB_CSUMNOTREADY))
 		complete_l4_checksum(buf, caplen);
 
-	struct pf_packet_meta m = {.now_ns = wall};
+	struct job *j = &w->jobs[w->njobs++];
+	j->buf = buf;
+	j->len = len;
+	j->room = room;
+	j->pend = (unsigned)(p - w->pend);
+	j->hook = (uint8_t)hook;
+	j->truncated = truncated;
+	j->has_ct = tb[NFQA_CT] != NULL;
+	struct pf_packet_meta *m = &j->m;
+	memset(m, 0, sizeof(*m));
+	m->now_ns = wall;
 	const struct ifc *in = NULL, *out = NULL, *pin = NULL, *pout = NULL;
 	if (tb[NFQA_IFINDEX_INDEV])
 		in = ifc_get(w, ntohl(mnl_attr_get_u32(tb[NFQA_IFINDEX_INDEV])), now);
@@ -383,124 +428,162 @@ static void judge(struct worker *w, const struct gen *g, const struct nlattr *co
 		pin = ifc_get(w, ntohl(mnl_attr_get_u32(tb[NFQA_IFINDEX_PHYSINDEV])), now);
 	if (tb[NFQA_IFINDEX_PHYSOUTDEV])
 		pout = ifc_get(w, ntohl(mnl_attr_get_u32(tb[NFQA_IFINDEX_PHYSOUTDEV])), now);
-	m.in_iface = in ? in->name : "";
-	m.out_iface = out ? out->name : "";
-	m.physdev_in = pin ? pin->name : NULL;
-	m.physdev_out = pout ? pout->name : NULL;
-	m.in_addr = in ? in->addr : 0;
-	m.out_addr = out ? out->addr : 0;
+	/* (each ifc_get may refill the entry of an earlier one: its values are taken first) */
+	j->in[0] = j->out[0] = '\0';
+	if (in) {
+		memcpy(j->in, in->name, IF_NAMESIZE);
+		m->in_addr = in->addr;
+	}
+	m->in_iface = j->in;
+	if (out) {
+		memcpy(j->out, out->name, IF_NAMESIZE);
+		m->out_addr = out->addr;
+	}
+	m->out_iface = j->out;
+	if (pin) {
+		memcpy(j->pin, pin->name, IF_NAMESIZE);
+		m->physdev_in = j->pin;
+	}
+	if (pout) {
+		memcpy(j->pout, pout->name, IF_NAMESIZE);
+		m->physdev_out = j->pout;
+	}
 	if (in && out && in->mtu && out->mtu)
-		m.out_mtu = in->mtu < out->mtu ? in->mtu : out->mtu;
+		m->out_mtu = in->mtu < out->mtu ? in->mtu : out->mtu;
 	else if (out && out->mtu)
-		m.out_mtu = out->mtu;
+		m->out_mtu = out->mtu;
 	if (tb[NFQA_MARK])
-		m.mark = ntohl(mnl_attr_get_u32(tb[NFQA_MARK]));
+		m->mark = ntohl(mnl_attr_get_u32(tb[NFQA_MARK]));
 	if (tb[NFQA_HWADDR]) {
 		const struct nfqnl_msg_packet_hw *hw = mnl_attr_get_payload(tb[NFQA_HWADDR]);
 		if (ntohs(hw->hw_addrlen) == 6) {
-			m.has_mac = true;
-			memcpy(m.src_mac, hw->hw_addr, 6);
+			m->has_mac = true;
+			memcpy(m->src_mac, hw->hw_addr, 6);
 			/* the frame came to this host: its destination was the input device */
 			if (in && in->has_mac)
-				memcpy(m.dst_mac, in->mac, 6);
+				memcpy(m->dst_mac, in->mac, 6);
 		}
 	}
 	if (tb[NFQA_UID] && tb[NFQA_GID]) {
-		m.has_uid = true;
-		m.uid = ntohl(mnl_attr_get_u32(tb[NFQA_UID]));
-		m.gid = ntohl(mnl_attr_get_u32(tb[NFQA_GID]));
+		m->has_uid = true;
+		m->uid = ntohl(mnl_attr_get_u32(tb[NFQA_UID]));
+		m->gid = ntohl(mnl_attr_get_u32(tb[NFQA_GID]));
 	}
 	if (tb[PFD_NFQA_PRIORITY])
-		m.classify = ntohl(mnl_attr_get_u32(tb[PFD_NFQA_PRIORITY]));
+		m->classify = ntohl(mnl_attr_get_u32(tb[PFD_NFQA_PRIORITY]));
 	if (w->q.conntrack) {
 		if (tb[NFQA_CT_INFO]) {
 			uint32_t ci = ntohl(mnl_attr_get_u32(tb[NFQA_CT_INFO]));
 			if (ci == IP_CT_UNTR) {
-				m.ct_state = PF_CT_UNTRACKED;
+				m->ct_state = PF_CT_UNTRACKED;
 			} else {
 				static const unsigned st[3] = {PF_CT_ESTABLISHED, PF_CT_RELATED,
 							       PF_CT_NEW};
-				m.ct_state =
+				m->ct_state =
 				    st[ci % 3] | (ci >= IP_CT_REPLY_BASE ? PF_CT_REPLY : 0);
 			}
 		} else {
-			m.ct_state = PF_CT_INVALID; /* no conntrack entry */
+			m->ct_state = PF_CT_INVALID; /* no conntrack entry */
 		}
 		if (tb[NFQA_CT]) {
 			const struct nlattr *ct[CTA_MAX + 1] = {0};
 			if (mnl_attr_parse_nested(tb[NFQA_CT], ct_attr_cb, ct) >= 0) {
 				if (ct[CTA_MARK])
-					m.ctmark = ntohl(mnl_attr_get_u32(ct[CTA_MARK]));
+					m->ctmark = ntohl(mnl_attr_get_u32(ct[CTA_MARK]));
 				if (ct[CTA_STATUS]) {
-					m.has_ct_status = true;
-					m.ct_status = ntohl(mnl_attr_get_u32(ct[CTA_STATUS]));
+					m->has_ct_status = true;
+					m->ct_status = ntohl(mnl_attr_get_u32(ct[CTA_STATUS]));
 				}
 				if (ct[CTA_TIMEOUT])
-					m.ct_expire = ntohl(mnl_attr_get_u32(ct[CTA_TIMEOUT]));
+					m->ct_expire = ntohl(mnl_attr_get_u32(ct[CTA_TIMEOUT]));
 			}
 		}
 	}
 	if (caplen >= 20)
-		m.pkt_type = pkt_type_of(buf);
+		m->pkt_type = pkt_type_of(buf);
+}
 
-	struct pf_eval_result res;
-	unsigned hook = ph->hook;
-	STAT_ADD(w->st, packets, 1);
-	STAT_ADD(w->st, bytes, len);
-	if (hook > PF_NF_POST_ROUTING ||
-	    pf_engine_eval(g->eng[w->idx], (enum pf_nf_hook)hook, buf, len, room, &m, &res) < 0) {
+/* The verdict of a judged packet (rc: what the engine returned for it). */
+static void finish(struct worker *w, const struct job *j, const struct pf_eval_result *res, int rc)
+{
+	struct pend *p = &w->pend[j->pend];
+	if (rc < 0) {
 		p->verdict = NF_DROP;
 		STAT_ADD(w->st, malformed, 1);
 		STAT_ADD(w->st, drop, 1);
 		return;
 	}
-	switch (res.verdict) {
+	switch (res->verdict) {
 	case PF_NF_ACCEPT:
 		p->verdict = NF_ACCEPT;
 		STAT_ADD(w->st, accept, 1);
 		break;
 	case PF_NF_QUEUE:
-		if (res.queue_num >= D.qfirst && res.queue_num <= D.qlast) {
+		if (res->queue_num >= D.qfirst && res->queue_num <= D.qlast) {
 			/* to one of our own queues: it would come back here forever */
 			p->verdict = NF_DROP;
 			STAT_ADD(w->st, other, 1);
 			break;
 		}
-		p->verdict = NF_QUEUE_NR(res.queue_num) |
-			     (res.queue_bypass ? NF_VERDICT_FLAG_QUEUE_BYPASS : 0);
+		p->verdict = NF_QUEUE_NR(res->queue_num) |
+			     (res->queue_bypass ? NF_VERDICT_FLAG_QUEUE_BYPASS : 0);
 		STAT_ADD(w->st, queue, 1);
 		break;
 	case PF_NF_DROP:
 	default:
 		p->verdict = NF_DROP;
-		if (res.reply_len) {
-			send_reply(w, res.reply, res.reply_len);
+		if (res->reply_len) {
+			send_reply(w, res->reply, res->reply_len);
 			STAT_ADD(w->st, reject, 1);
 		} else {
 			STAT_ADD(w->st, drop, 1);
 		}
 		break;
 	}
-	if (res.mark_changed && p->verdict != NF_DROP) {
-		if (res.mark != m.mark) {
+	if (res->mark_changed && p->verdict != NF_DROP) {
+		if (res->mark != j->m.mark) {
 			p->set_mark = true;
-			p->mark = res.mark;
+			p->mark = res->mark;
 		}
-		if (res.ctmark != m.ctmark && tb[NFQA_CT]) {
+		if (res->ctmark != j->m.ctmark && j->has_ct) {
 			p->set_ctmark = true;
-			p->ctmark = res.ctmark;
+			p->ctmark = res->ctmark;
 		}
 		if (p->set_mark || p->set_ctmark) {
 			p->plain = false;
 			STAT_ADD(w->st, mark_set, 1);
 		}
 	}
-	if (res.packet_changed && p->verdict != NF_DROP && !truncated) {
-		p->pkt = buf;
-		p->len = (uint32_t)res.len;
+	if (res->packet_changed && p->verdict != NF_DROP && !j->truncated) {
+		p->pkt = j->buf;
+		p->len = (uint32_t)res->len;
 		p->plain = false;
 		STAT_ADD(w->st, payload_set, 1);
 	}
+}
+
+/* Judge the prepared packets, in the order received: each run of consecutive packets at the
+ * same hook in one pf_engine_eval_batch() call (up to jobs_max), whose results are those of
+ * pf_engine_eval() on each packet in turn. */
+static void judge_jobs(struct worker *w, pf_engine *e)
+{
+	for (unsigned i = 0; i < w->njobs;) {
+		unsigned hook = w->jobs[i].hook, k = 0;
+		for (; i + k < w->njobs && w->jobs[i + k].hook == hook; k++) {
+			const struct job *j = &w->jobs[i + k];
+			struct pf_batch_item *it = &w->items[k];
+			it->buf = j->buf;
+			it->len = j->len;
+			it->buflen = j->room;
+			it->meta = &j->m;
+			it->res = &w->res[k];
+		}
+		pf_engine_eval_batch(e, (enum pf_nf_hook)hook, w->items, k);
+		for (unsigned x = 0; x < k; x++)
+			finish(w, &w->jobs[i + x], &w->res[x], w->items[x].rc);
+		i += k;
+	}
+	w->njobs = 0;
 }
 
 /* ---- verdicts ---- */
@@ -629,6 +712,7 @@ static void *worker_main(void *arg)
 			w->q = g->q;
 			w->gen_id = g->id;
 		}
+		pf_engine *eng = g->eng[w->idx];
 		bool stale = t0 < w->reconf_until;
 		if (w->q.range != w->applied.range || w->q.flags != w->applied.flags) {
 			reconfigure(w, &w->q, t0);
@@ -664,13 +748,21 @@ static void *worker_main(void *arg)
 				if (mnl_attr_parse(m, sizeof(struct nfgenmsg), attr_cb, tb) < 0 ||
 				    !tb[NFQA_PACKET_HDR])
 					continue;
-				if (w->npend == w->batch * 4)
+				if (w->npend == w->batch * 4) {
+					judge_jobs(w, eng);
 					emit_verdicts(w);
-				judge(w, g, tb, slot + SLOT_SIZE, t0, wall, stale,
-				      &w->pend[w->npend++]);
+				}
+				/* the packet may grow up to the next message, if any */
+				int mlen = (int)NLMSG_ALIGN(m->nlmsg_len);
+				const char *end =
+				    len > mlen ? (const char *)m + mlen : slot + SLOT_SIZE;
+				prepare(w, tb, end, t0, wall, stale, &w->pend[w->npend++]);
+				if (w->njobs == w->jobs_max)
+					judge_jobs(w, eng);
 				npk++;
 			}
 		}
+		judge_jobs(w, eng);
 		emit_verdicts(w);
 		uint64_t t1 = pfd_now_ns();
 		STAT_ADD(w->st, batches, 1);
@@ -721,8 +813,13 @@ static int worker_open(struct worker *w, const struct qcfg *q)
 	w->iov = calloc(w->batch, sizeof(*w->iov));
 	w->names = calloc(w->batch, sizeof(*w->names));
 	w->pend = calloc(w->batch * 4, sizeof(*w->pend)); /* a datagram may hold several */
+	w->jobs_max = w->batch * 4 < JOBS_MAX ? w->batch * 4 : JOBS_MAX;
+	w->jobs = calloc(w->jobs_max, sizeof(*w->jobs));
+	w->items = calloc(w->jobs_max, sizeof(*w->items));
+	w->res = calloc(w->jobs_max, sizeof(*w->res));
 	w->sbuf = malloc(SEND_CAP);
-	if (!w->rbuf || !w->msgs || !w->iov || !w->names || !w->pend || !w->sbuf)
+	if (!w->rbuf || !w->msgs || !w->iov || !w->names || !w->pend || !w->jobs || !w->items ||
+	    !w->res || !w->sbuf)
 		return -1;
 	for (unsigned i = 0; i < w->batch; i++) {
 		w->iov[i].iov_base = w->rbuf + (size_t)i * SLOT_SIZE;
@@ -748,6 +845,9 @@ static void worker_close(struct worker *w)
 	free(w->iov);
 	free(w->names);
 	free(w->pend);
+	free(w->jobs);
+	free(w->items);
+	free(w->res);
 	free(w->sbuf);
 }
 
