@@ -7,6 +7,7 @@
 
 #include "engine/eval.h"
 #include "ext/ext.h"
+#include "ext/port_range.h"
 #include "language/xtutil.h"
 #include "model/model.h"
 
@@ -139,28 +140,17 @@ static int multiport_final(struct pf_parse_ctx *ctx)
 	return 0;
 }
 
-static void put_port(struct pf_strbuf *out, uint16_t port, uint16_t proto, bool numeric)
-{
-	char buf[64];
-	const char *pname = proto_to_name(proto);
-	const char *name =
-	    numeric || !pname ? NULL : pf_port_to_service(port, pname, buf, sizeof(buf));
-	if (name)
-		pf_sb_puts(out, name);
-	else
-		pf_sb_printf(out, "%u", port);
-}
-
 static void put_list(struct pf_strbuf *out, const struct multiport_info *m, uint16_t proto,
 		     bool numeric)
 {
+	const char *pname = proto_to_name(proto);
 	for (unsigned i = 0; i < m->count && i < MULTI_PORTS; i++) {
 		if (i)
 			pf_sb_putc(out, ',');
-		put_port(out, m->ports[i], proto, numeric);
+		pf_port_put(out, m->ports[i], pname, numeric);
 		if (m->pflags[i] && i + 1 < MULTI_PORTS) {
 			pf_sb_putc(out, ':');
-			put_port(out, m->ports[++i], proto, numeric);
+			pf_port_put(out, m->ports[++i], pname, numeric);
 		}
 	}
 }

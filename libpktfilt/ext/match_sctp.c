@@ -8,6 +8,7 @@
 
 #include "engine/eval.h"
 #include "ext/ext.h"
+#include "ext/port_range.h"
 #include "language/xtutil.h"
 #include "model/model.h"
 
@@ -291,22 +292,10 @@ static void put_chunks(struct pf_strbuf *out, const struct sctp_info *s, bool nu
 static void sctp_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 {
 	const struct sctp_info *s = ctx->data;
-	if (s->flags & SCTP_SRC_PORTS) {
-		if (s->invflags & SCTP_SRC_PORTS)
-			pf_sb_puts(out, " !");
-		if (s->spts[0] != s->spts[1])
-			pf_sb_printf(out, " --sport %u:%u", s->spts[0], s->spts[1]);
-		else
-			pf_sb_printf(out, " --sport %u", s->spts[0]);
-	}
-	if (s->flags & SCTP_DEST_PORTS) {
-		if (s->invflags & SCTP_DEST_PORTS)
-			pf_sb_puts(out, " !");
-		if (s->dpts[0] != s->dpts[1])
-			pf_sb_printf(out, " --dport %u:%u", s->dpts[0], s->dpts[1]);
-		else
-			pf_sb_printf(out, " --dport %u", s->dpts[0]);
-	}
+	if (s->flags & SCTP_SRC_PORTS)
+		pf_port_range_save(out, "sport", s->spts, s->invflags & SCTP_SRC_PORTS, false);
+	if (s->flags & SCTP_DEST_PORTS)
+		pf_port_range_save(out, "dport", s->dpts, s->invflags & SCTP_DEST_PORTS, false);
 	if (s->flags & SCTP_CHUNK_TYPES) {
 		if (s->invflags & SCTP_CHUNK_TYPES)
 			pf_sb_puts(out, " !");
@@ -315,41 +304,16 @@ static void sctp_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	}
 }
 
-static void list_port(struct pf_strbuf *out, uint16_t port, bool numeric)
-{
-	char buf[64];
-	const char *name = numeric ? NULL : pf_port_to_service(port, "sctp", buf, sizeof(buf));
-	if (name)
-		pf_sb_puts(out, name);
-	else
-		pf_sb_printf(out, "%u", port);
-}
-
-static void list_ports(struct pf_strbuf *out, const char *name, const uint16_t p[2], bool inv,
-		       bool numeric)
-{
-	if (p[0] == 0 && p[1] == 0xFFFF && !inv)
-		return;
-	pf_sb_printf(out, " %s", name);
-	if (p[0] == p[1]) {
-		pf_sb_printf(out, ":%s", inv ? "!" : "");
-		list_port(out, p[0], numeric);
-	} else {
-		pf_sb_printf(out, "s:%s", inv ? "!" : "");
-		list_port(out, p[0], numeric);
-		pf_sb_putc(out, ':');
-		list_port(out, p[1], numeric);
-	}
-}
-
 static void sctp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 {
 	const struct sctp_info *s = ctx->data;
 	pf_sb_puts(out, " sctp");
 	if (s->flags & SCTP_SRC_PORTS)
-		list_ports(out, "spt", s->spts, s->invflags & SCTP_SRC_PORTS, ctx->numeric);
+		pf_port_range_print(out, "spt", s->spts, s->invflags & SCTP_SRC_PORTS, "sctp",
+				    ctx->numeric);
 	if (s->flags & SCTP_DEST_PORTS)
-		list_ports(out, "dpt", s->dpts, s->invflags & SCTP_DEST_PORTS, ctx->numeric);
+		pf_port_range_print(out, "dpt", s->dpts, s->invflags & SCTP_DEST_PORTS, "sctp",
+				    ctx->numeric);
 	if (s->flags & SCTP_CHUNK_TYPES) {
 		if (s->invflags & SCTP_CHUNK_TYPES)
 			pf_sb_puts(out, " !");
@@ -443,10 +407,10 @@ static bool sctp_match(struct pf_eval *ev, const void *data, void *state)
 	}
 	uint16_t sport = pf_rd16(sh), dport = pf_rd16(sh + 2);
 	if ((s->flags & SCTP_SRC_PORTS) &&
-	    (sport >= s->spts[0] && sport <= s->spts[1]) == !!(s->invflags & SCTP_SRC_PORTS))
+	    !pf_port_in(sport, s->spts, s->invflags & SCTP_SRC_PORTS))
 		return false;
 	if ((s->flags & SCTP_DEST_PORTS) &&
-	    (dport >= s->dpts[0] && dport <= s->dpts[1]) == !!(s->invflags & SCTP_DEST_PORTS))
+	    !pf_port_in(dport, s->dpts, s->invflags & SCTP_DEST_PORTS))
 		return false;
 	if (s->flags & SCTP_CHUNK_TYPES) {
 		/* a walk that sets hotdrop says no; inverted, the match then says yes (the

@@ -7,6 +7,7 @@
 
 #include "engine/eval.h"
 #include "ext/ext.h"
+#include "ext/port_range.h"
 #include "language/xtutil.h"
 #include "model/model.h"
 
@@ -156,23 +157,11 @@ static void put_flags(struct pf_strbuf *out, uint8_t flags)
 		pf_sb_puts(out, "NONE");
 }
 
-static void save_ports(struct pf_strbuf *out, const char *name, const uint16_t p[2], bool inv)
-{
-	if (p[0] == 0 && p[1] == 0xFFFF)
-		return;
-	if (inv)
-		pf_sb_puts(out, " !");
-	if (p[0] != p[1])
-		pf_sb_printf(out, " --%s %u:%u", name, p[0], p[1]);
-	else
-		pf_sb_printf(out, " --%s %u", name, p[0]);
-}
-
 static void tcp_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 {
 	const struct tcp_info *t = ctx->data;
-	save_ports(out, "sport", t->spts, t->invflags & TCP_INV_SRCPT);
-	save_ports(out, "dport", t->dpts, t->invflags & TCP_INV_DSTPT);
+	pf_port_range_save(out, "sport", t->spts, t->invflags & TCP_INV_SRCPT, true);
+	pf_port_range_save(out, "dport", t->dpts, t->invflags & TCP_INV_DSTPT, true);
 	if (t->option || (t->invflags & TCP_INV_OPTION))
 		pf_sb_printf(out, "%s --tcp-option %u", (t->invflags & TCP_INV_OPTION) ? " !" : "",
 			     t->option);
@@ -184,39 +173,12 @@ static void tcp_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 	}
 }
 
-static void list_port(struct pf_strbuf *out, uint16_t port, bool numeric)
-{
-	char buf[64];
-	const char *name = numeric ? NULL : pf_port_to_service(port, "tcp", buf, sizeof(buf));
-	if (name)
-		pf_sb_puts(out, name);
-	else
-		pf_sb_printf(out, "%u", port);
-}
-
-static void list_ports(struct pf_strbuf *out, const char *name, const uint16_t p[2], bool inv,
-		       bool numeric)
-{
-	if (p[0] == 0 && p[1] == 0xFFFF && !inv)
-		return;
-	pf_sb_printf(out, " %s", name);
-	if (p[0] == p[1]) {
-		pf_sb_printf(out, ":%s", inv ? "!" : "");
-		list_port(out, p[0], numeric);
-	} else {
-		pf_sb_printf(out, "s:%s", inv ? "!" : "");
-		list_port(out, p[0], numeric);
-		pf_sb_putc(out, ':');
-		list_port(out, p[1], numeric);
-	}
-}
-
 static void tcp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 {
 	const struct tcp_info *t = ctx->data;
 	pf_sb_puts(out, " tcp");
-	list_ports(out, "spt", t->spts, t->invflags & TCP_INV_SRCPT, ctx->numeric);
-	list_ports(out, "dpt", t->dpts, t->invflags & TCP_INV_DSTPT, ctx->numeric);
+	pf_port_range_print(out, "spt", t->spts, t->invflags & TCP_INV_SRCPT, "tcp", ctx->numeric);
+	pf_port_range_print(out, "dpt", t->dpts, t->invflags & TCP_INV_DSTPT, "tcp", ctx->numeric);
 	if (t->option || (t->invflags & TCP_INV_OPTION))
 		pf_sb_printf(out, " option=%s%u", (t->invflags & TCP_INV_OPTION) ? "!" : "",
 			     t->option);
@@ -233,11 +195,6 @@ static void tcp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 }
 
 /* ---- evaluation (xt_tcpudp's tcp_mt) ---- */
-
-static bool port_in(uint16_t port, const uint16_t range[2], bool invert)
-{
-	return (port >= range[0] && port <= range[1]) != invert;
-}
 
 /* The option walk of tcp_find_option over the optlen bytes after the fixed header. */
 static bool tcp_has_option(struct pf_eval *ev, size_t optoff, size_t optlen, uint8_t option,
@@ -282,8 +239,8 @@ static bool tcp_match(struct pf_eval *ev, const void *data, void *state)
 		ev->hotdrop = true;
 		return false;
 	}
-	if (!port_in(pf_rd16(th), t->spts, t->invflags & TCP_INV_SRCPT) ||
-	    !port_in(pf_rd16(th + 2), t->dpts, t->invflags & TCP_INV_DSTPT))
+	if (!pf_port_in(pf_rd16(th), t->spts, t->invflags & TCP_INV_SRCPT) ||
+	    !pf_port_in(pf_rd16(th + 2), t->dpts, t->invflags & TCP_INV_DSTPT))
 		return false;
 	if (((th[13] & t->flg_mask) == t->flg_cmp) == !!(t->invflags & TCP_INV_FLAGS))
 		return false;
@@ -308,14 +265,8 @@ static int tcp_index(const void *data, const struct pf_rule *rule, struct pf_ind
 	const struct tcp_info *t = data;
 	if (rule->ip.proto != 6 || (rule->ip.invflags & PF_INV_PROTO))
 		return -1;
-	if (!(t->invflags & TCP_INV_SRCPT)) {
-		k->sport[0] = t->spts[0];
-		k->sport[1] = t->spts[1];
-	}
-	if (!(t->invflags & TCP_INV_DSTPT)) {
-		k->dport[0] = t->dpts[0];
-		k->dport[1] = t->dpts[1];
-	}
+	pf_port_range_index(k, t->spts, t->invflags & TCP_INV_SRCPT, t->dpts,
+			    t->invflags & TCP_INV_DSTPT);
 	if (t->option)
 		k->flags |= PF_INDEX_IMPURE;
 	else if (!t->invflags && !t->flg_mask && t->spts[0] <= t->spts[1] &&

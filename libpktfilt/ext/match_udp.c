@@ -4,6 +4,7 @@
  */
 #include "engine/eval.h"
 #include "ext/ext.h"
+#include "ext/port_range.h"
 #include "language/xtutil.h"
 #include "model/model.h"
 
@@ -47,66 +48,22 @@ static int udp_parse(struct pf_parse_ctx *ctx)
 	return 0;
 }
 
-static void save_ports(struct pf_strbuf *out, const char *name, const uint16_t p[2], bool inv)
-{
-	if (p[0] == 0 && p[1] == 0xFFFF)
-		return;
-	if (inv)
-		pf_sb_puts(out, " !");
-	if (p[0] != p[1])
-		pf_sb_printf(out, " --%s %u:%u", name, p[0], p[1]);
-	else
-		pf_sb_printf(out, " --%s %u", name, p[0]);
-}
-
 static void udp_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 {
 	const struct udp_info *u = ctx->data;
-	save_ports(out, "sport", u->spts, u->invflags & UDP_INV_SRCPT);
-	save_ports(out, "dport", u->dpts, u->invflags & UDP_INV_DSTPT);
-}
-
-static void list_port(struct pf_strbuf *out, uint16_t port, bool numeric)
-{
-	char buf[64];
-	const char *name = numeric ? NULL : pf_port_to_service(port, "udp", buf, sizeof(buf));
-	if (name)
-		pf_sb_puts(out, name);
-	else
-		pf_sb_printf(out, "%u", port);
-}
-
-static void list_ports(struct pf_strbuf *out, const char *name, const uint16_t p[2], bool inv,
-		       bool numeric)
-{
-	if (p[0] == 0 && p[1] == 0xFFFF && !inv)
-		return;
-	pf_sb_printf(out, " %s", name);
-	if (p[0] == p[1]) {
-		pf_sb_printf(out, ":%s", inv ? "!" : "");
-		list_port(out, p[0], numeric);
-	} else {
-		pf_sb_printf(out, "s:%s", inv ? "!" : "");
-		list_port(out, p[0], numeric);
-		pf_sb_putc(out, ':');
-		list_port(out, p[1], numeric);
-	}
+	pf_port_range_save(out, "sport", u->spts, u->invflags & UDP_INV_SRCPT, true);
+	pf_port_range_save(out, "dport", u->dpts, u->invflags & UDP_INV_DSTPT, true);
 }
 
 static void udp_print(const struct pf_print_ctx *ctx, struct pf_strbuf *out)
 {
 	const struct udp_info *u = ctx->data;
 	pf_sb_puts(out, " udp");
-	list_ports(out, "spt", u->spts, u->invflags & UDP_INV_SRCPT, ctx->numeric);
-	list_ports(out, "dpt", u->dpts, u->invflags & UDP_INV_DSTPT, ctx->numeric);
+	pf_port_range_print(out, "spt", u->spts, u->invflags & UDP_INV_SRCPT, "udp", ctx->numeric);
+	pf_port_range_print(out, "dpt", u->dpts, u->invflags & UDP_INV_DSTPT, "udp", ctx->numeric);
 }
 
 /* ---- evaluation (xt_tcpudp's udp_mt, also for udplite) ---- */
-
-static bool port_in(uint16_t port, const uint16_t range[2], bool invert)
-{
-	return (port >= range[0] && port <= range[1]) != invert;
-}
 
 static bool udp_match(struct pf_eval *ev, const void *data, void *state)
 {
@@ -120,8 +77,8 @@ static bool udp_match(struct pf_eval *ev, const void *data, void *state)
 		ev->hotdrop = true;
 		return false;
 	}
-	return port_in(pf_rd16(uh), u->spts, u->invflags & UDP_INV_SRCPT) &&
-	       port_in(pf_rd16(uh + 2), u->dpts, u->invflags & UDP_INV_DSTPT);
+	return pf_port_in(pf_rd16(uh), u->spts, u->invflags & UDP_INV_SRCPT) &&
+	       pf_port_in(pf_rd16(uh + 2), u->dpts, u->invflags & UDP_INV_DSTPT);
 }
 
 /* The hashed matcher's view (ext.h): the port ranges when not inverted (-p udp: the header
@@ -131,14 +88,8 @@ static int udp_index(const void *data, const struct pf_rule *rule, struct pf_ind
 	const struct udp_info *u = data;
 	if (rule->ip.proto != 17 || (rule->ip.invflags & PF_INV_PROTO))
 		return -1;
-	if (!(u->invflags & UDP_INV_SRCPT)) {
-		k->sport[0] = u->spts[0];
-		k->sport[1] = u->spts[1];
-	}
-	if (!(u->invflags & UDP_INV_DSTPT)) {
-		k->dport[0] = u->dpts[0];
-		k->dport[1] = u->dpts[1];
-	}
+	pf_port_range_index(k, u->spts, u->invflags & UDP_INV_SRCPT, u->dpts,
+			    u->invflags & UDP_INV_DSTPT);
 	if (!u->invflags && u->spts[0] <= u->spts[1] && u->dpts[0] <= u->dpts[1])
 		k->flags |= PF_INDEX_EXACT;
 	return 0;

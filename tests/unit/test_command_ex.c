@@ -4,33 +4,24 @@
  * -X of every chain), the engine kept in step with a rule set through the descriptions
  * (pf_engine_insert_rule and the rest, as pktfiltd does), and the counter accessors.
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "helpers.h"
 
-#include "pktfilt/engine.h"
-#include "pktfilt/pktfilt.h"
-
-static pf_ruleset *rs;
-static struct pf_error err;
 static struct pf_changes ch;
 
 static void setup(void)
 {
-	rs = pf_ruleset_new();
-	ck_assert_ptr_nonnull(rs);
+	fixture_setup();
 	memset(&ch, 0, sizeof(ch));
 }
 
 static void teardown(void)
 {
 	pf_changes_free(&ch);
-	pf_ruleset_free(rs);
+	fixture_teardown();
 }
 
 /* Run a command through pf_ruleset_command_ex; returns its exit code. */
-static int run(const char *cmd)
+static int run_ex(const char *cmd)
 {
 	char *full = NULL;
 	if (asprintf(&full, "iptables %s", cmd) < 0)
@@ -49,30 +40,10 @@ static int run(const char *cmd)
 	return rc ? (err.code ? err.code : 1) : 0;
 }
 
-static void ok(const char *cmd)
+static void ok_ex(const char *cmd)
 {
-	int code = run(cmd);
+	int code = run_ex(cmd);
 	ck_assert_msg(code == 0, "'%s' failed: %s", cmd, err.message);
-}
-
-static char *save(pf_ruleset *r, unsigned flags)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	ck_assert_int_eq(pf_ruleset_save(r, NULL, flags, f, &err), 0);
-	fclose(f);
-	return buf;
-}
-
-static char *engine_save(const pf_engine *e)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	ck_assert_int_eq(pf_engine_save(e, 0, f, &err), 0);
-	fclose(f);
-	return buf;
 }
 
 static void expect(size_t i, enum pf_change_op op, const char *table, const char *chain)
@@ -94,7 +65,7 @@ static void expect_rule(size_t i, size_t pos, const char *text)
 
 START_TEST(rule_changes_described)
 {
-	ok("-A INPUT -s 198.18.0.1 -j ACCEPT");
+	ok_ex("-A INPUT -s 198.18.0.1 -j ACCEPT");
 	ck_assert_uint_eq(ch.n, 3);
 	expect(0, PF_CHANGE_TABLE, "filter", "");
 	expect(1, PF_CHANGE_INSERT, "filter", "INPUT");
@@ -102,25 +73,25 @@ START_TEST(rule_changes_described)
 	expect(2, PF_CHANGE_POLICY_COUNTERS, "filter", "");
 
 	/* several sources: one rule each, in order; -I puts each at the same place */
-	ok("-A INPUT -s 198.18.0.2,198.18.0.3 -j DROP");
+	ok_ex("-A INPUT -s 198.18.0.2,198.18.0.3 -j DROP");
 	ck_assert_uint_eq(ch.n, 3);
 	expect(0, PF_CHANGE_INSERT, "filter", "INPUT");
 	expect_rule(0, 1, "-s 198.18.0.2/32 -j DROP");
 	expect(1, PF_CHANGE_INSERT, "filter", "INPUT");
 	expect_rule(1, 2, "-s 198.18.0.3/32 -j DROP");
-	ok("-I INPUT 2 -d 198.18.1.1,198.18.1.2 -j ACCEPT");
+	ok_ex("-I INPUT 2 -d 198.18.1.1,198.18.1.2 -j ACCEPT");
 	expect_rule(0, 1, "-d 198.18.1.1/32 -j ACCEPT");
 	expect_rule(1, 1, "-d 198.18.1.2/32 -j ACCEPT");
 
-	ok("-D INPUT -s 198.18.0.3 -j DROP");
+	ok_ex("-D INPUT -s 198.18.0.3 -j DROP");
 	ck_assert_uint_eq(ch.n, 2);
 	expect(0, PF_CHANGE_DELETE, "filter", "INPUT");
 	ck_assert_uint_eq(ch.v[0].pos, 4);
 	ck_assert_ptr_null(ch.v[0].rule);
-	ok("-D INPUT 1");
+	ok_ex("-D INPUT 1");
 	expect(0, PF_CHANGE_DELETE, "filter", "INPUT");
 	ck_assert_uint_eq(ch.v[0].pos, 0);
-	ok("-R INPUT 1 -p tcp --dport 22 -j ACCEPT -c 5 300");
+	ok_ex("-R INPUT 1 -p tcp --dport 22 -j ACCEPT -c 5 300");
 	expect(0, PF_CHANGE_REPLACE, "filter", "INPUT");
 	expect_rule(0, 0, "-p tcp -m tcp --dport 22 -j ACCEPT");
 	uint64_t p, b;
@@ -129,14 +100,14 @@ START_TEST(rule_changes_described)
 	ck_assert_uint_eq(b, 300);
 
 	/* listings and checks change nothing */
-	ok("-L -n -v");
+	ok_ex("-L -n -v");
 	ck_assert_uint_eq(ch.n, 0);
-	ok("-S INPUT");
+	ok_ex("-S INPUT");
 	ck_assert_uint_eq(ch.n, 0);
-	ok("-C INPUT -p tcp --dport 22 -j ACCEPT");
+	ok_ex("-C INPUT -p tcp --dport 22 -j ACCEPT");
 	ck_assert_uint_eq(ch.n, 0);
 	/* ... but a listing instantiates a table the first time */
-	ok("-t raw -L");
+	ok_ex("-t raw -L");
 	ck_assert_uint_eq(ch.n, 1);
 	expect(0, PF_CHANGE_TABLE, "raw", "");
 }
@@ -144,38 +115,38 @@ END_TEST
 
 START_TEST(chain_changes_described)
 {
-	ok("-N web");
+	ok_ex("-N web");
 	expect(1, PF_CHANGE_NEW_CHAIN, "filter", "web");
-	ok("-A web -j ACCEPT");
-	ok("-A web -j DROP");
-	ok("-F web");
+	ok_ex("-A web -j ACCEPT");
+	ok_ex("-A web -j DROP");
+	ok_ex("-F web");
 	expect(0, PF_CHANGE_FLUSH, "filter", "web");
 	ck_assert_uint_eq(ch.v[0].count, 2);
-	ok("-E web www");
+	ok_ex("-E web www");
 	expect(0, PF_CHANGE_RENAME_CHAIN, "filter", "web");
 	ck_assert_str_eq(ch.v[0].new_name, "www");
-	ok("-P FORWARD DROP");
+	ok_ex("-P FORWARD DROP");
 	expect(0, PF_CHANGE_POLICY, "filter", "FORWARD");
 	ck_assert_str_eq(ch.v[0].policy, "DROP");
 	expect(1, PF_CHANGE_POLICY_COUNTERS, "filter", "");
-	ok("-P INPUT ACCEPT -c 3 4");
+	ok_ex("-P INPUT ACCEPT -c 3 4");
 	expect(1, PF_CHANGE_POLICY_COUNTERS, "filter", "INPUT"); /* kept: given by -c */
-	ok("-Z INPUT");
+	ok_ex("-Z INPUT");
 	expect(0, PF_CHANGE_ZERO, "filter", "INPUT");
 	ck_assert_int_eq(ch.v[0].has_pos, 0);
-	ok("-A INPUT -j ACCEPT");
-	ok("-Z INPUT 1");
+	ok_ex("-A INPUT -j ACCEPT");
+	ok_ex("-Z INPUT 1");
 	expect(0, PF_CHANGE_ZERO, "filter", "INPUT");
 	ck_assert_int_eq(ch.v[0].has_pos, 1);
 	ck_assert_uint_eq(ch.v[0].pos, 0);
-	ok("-Z");
+	ok_ex("-Z");
 	expect(0, PF_CHANGE_ZERO, "filter", "");
-	ok("-N a");
-	ok("-X");
+	ok_ex("-N a");
+	ok_ex("-X");
 	ck_assert_uint_eq(ch.n, 3);
 	expect(0, PF_CHANGE_DELETE_CHAIN, "filter", "a");
 	expect(1, PF_CHANGE_DELETE_CHAIN, "filter", "www");
-	ok("-F");
+	ok_ex("-F");
 	expect(0, PF_CHANGE_FLUSH, "filter", "INPUT");
 	ck_assert_uint_eq(ch.v[0].count, 1);
 	expect(1, PF_CHANGE_FLUSH, "filter", "FORWARD");
@@ -186,13 +157,13 @@ END_TEST
 /* A failing command leaves the rule set exactly as it was. */
 static void fails_unchanged(const char *cmd, int code, const char *msg)
 {
-	char *before = save(rs, PF_SAVE_COUNTERS);
+	char *before = ruleset_text(rs, NULL, PF_SAVE_COUNTERS);
 	uint64_t gen = pf_ruleset_generation(rs);
-	int c = run(cmd);
+	int c = run_ex(cmd);
 	ck_assert_msg(c == code, "'%s': code %d, expected %d (%s)", cmd, c, code, err.message);
 	ck_assert_str_eq(err.message, msg);
 	ck_assert_uint_eq(ch.n, 0);
-	char *after = save(rs, PF_SAVE_COUNTERS);
+	char *after = ruleset_text(rs, NULL, PF_SAVE_COUNTERS);
 	ck_assert_str_eq(after, before);
 	ck_assert_uint_eq(pf_ruleset_generation(rs), gen);
 	free(before);
@@ -201,12 +172,12 @@ static void fails_unchanged(const char *cmd, int code, const char *msg)
 
 START_TEST(failures_taken_back)
 {
-	ok("-A INPUT -s 198.18.0.1 -j ACCEPT -c 7 70");
-	ok("-A INPUT -s 198.18.0.2 -j ACCEPT");
-	ok("-N a");
-	ok("-N b");
-	ok("-A a -j b");
-	ok("-A FORWARD -j a");
+	ok_ex("-A INPUT -s 198.18.0.1 -j ACCEPT -c 7 70");
+	ok_ex("-A INPUT -s 198.18.0.2 -j ACCEPT");
+	ok_ex("-N a");
+	ok_ex("-N b");
+	ok_ex("-A a -j b");
+	ok_ex("-A FORWARD -j a");
 	/* the first pair is deleted, the second is not there */
 	fails_unchanged("-D INPUT -s 198.18.0.1,198.18.0.9 -j ACCEPT", 1,
 			"Bad rule (does a matching rule exist in that chain?)");
@@ -217,22 +188,22 @@ START_TEST(failures_taken_back)
 			"Invalid argument. Run `dmesg' for more information");
 	/* after an unconditional verdict the rule is not reached: accepted; taking that verdict
 	 * away would let the walk reach it from INPUT: refused */
-	ok("-I INPUT -j ACCEPT");
-	ok("-A INPUT -m owner --uid-owner 0 -j ACCEPT");
+	ok_ex("-I INPUT -j ACCEPT");
+	ok_ex("-A INPUT -m owner --uid-owner 0 -j ACCEPT");
 	fails_unchanged("-D INPUT 1", 1, "Invalid argument. Run `dmesg' for more information");
 	fails_unchanged("-R INPUT 1 -s 198.18.0.5 -j ACCEPT", 1,
 			"Invalid argument. Run `dmesg' for more information");
 	/* -X of every chain: one cannot go, none goes */
-	ok("-N empty");
+	ok_ex("-N empty");
 	fails_unchanged("-X", 1, "Too many links");
 	/* a failed table operation keeps the table it instantiated, and says so */
-	ck_assert_int_eq(run("-t mangle -D PREROUTING 1"), 1);
+	ck_assert_int_eq(run_ex("-t mangle -D PREROUTING 1"), 1);
 	ck_assert_uint_eq(ch.n, 1);
 	expect(0, PF_CHANGE_TABLE, "mangle", "");
 	/* a parameter problem does not instantiate it */
-	ck_assert_int_eq(run("-t nat -A PREROUTING --bogus"), 2);
+	ck_assert_int_eq(run_ex("-t nat -A PREROUTING --bogus"), 2);
 	ck_assert_uint_eq(ch.n, 0);
-	char *s = save(rs, 0);
+	char *s = ruleset_text(rs, NULL, 0);
 	ck_assert_ptr_null(strstr(s, "*nat"));
 	ck_assert_ptr_nonnull(strstr(s, "*mangle"));
 	free(s);
@@ -282,7 +253,7 @@ static void apply(pf_engine *e)
 /* The rule set's text without the tables' order and counters: what an engine must hold. */
 static void same_rules(const pf_engine *e)
 {
-	char *a = save(rs, 0), *b = engine_save(e);
+	char *a = ruleset_text(rs, NULL, 0), *b = engine_text(e, 0);
 	/* the engine instantiates every table; compare the rule set's tables only */
 	for (char *t = a; (t = strchr(t, '*'));) {
 		char *end = strstr(t, "COMMIT\n");
@@ -331,7 +302,7 @@ static void engine_follows(enum pf_matcher_kind kind)
 	pf_engine *e = pf_engine_new(start, &cfg, &err);
 	ck_assert_ptr_nonnull(e);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		ok(cmds[i]);
+		ok_ex(cmds[i]);
 		apply(e);
 		same_rules(e);
 	}
@@ -356,8 +327,8 @@ END_TEST
 START_TEST(engine_follows_random)
 {
 	struct pf_engine_config cfg = {.matcher = PF_MATCHER_HASHED};
-	ok("-N chk");
-	ok("-A INPUT -j chk");
+	ok_ex("-N chk");
+	ok_ex("-A INPUT -j chk");
 	pf_engine *e = pf_engine_new(rs, &cfg, &err);
 	ck_assert_ptr_nonnull(e);
 	unsigned seed = 12345;
@@ -376,7 +347,7 @@ START_TEST(engine_follows_random)
 				 1000 + (r % 50), (r & 1) ? "ACCEPT" : "DROP");
 			n++;
 		}
-		ok(cmd);
+		ok_ex(cmd);
 		apply(e);
 	}
 	same_rules(e);
@@ -450,8 +421,8 @@ END_TEST
 
 START_TEST(counter_accessors)
 {
-	ok("-A INPUT -p udp -j ACCEPT");
-	ok("-A INPUT -p tcp -j DROP");
+	ok_ex("-A INPUT -p udp -j ACCEPT");
+	ok_ex("-A INPUT -p tcp -j DROP");
 	struct pf_engine_config cfg = {0};
 	pf_engine *e = pf_engine_new(rs, &cfg, &err);
 	ck_assert_ptr_nonnull(e);
@@ -475,7 +446,7 @@ START_TEST(counter_accessors)
 	pf_rule_set_counters(rs, pf_chain_rule_at(in, 1), 9, 900);
 	ck_assert_int_eq(pf_chain_set_policy_counters(rs, "filter", "INPUT", 4, 40), 0);
 	ck_assert_int_eq(pf_chain_set_policy_counters(rs, "filter", "nope", 4, 40), -1);
-	char *s = save(rs, PF_SAVE_COUNTERS);
+	char *s = ruleset_text(rs, NULL, PF_SAVE_COUNTERS);
 	ck_assert_ptr_nonnull(strstr(s, ":INPUT ACCEPT [4:40]"));
 	ck_assert_ptr_nonnull(strstr(s, "[9:900] -A INPUT -p tcp -j DROP"));
 	free(s);
@@ -500,9 +471,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(suite());
 }

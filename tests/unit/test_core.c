@@ -3,67 +3,13 @@
  * error messages and codes, user chains and references, save/restore and their atomicity.
  * Expected strings were taken from iptables-legacy 1.8.9.
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "helpers.h"
 
-#include "pktfilt/pktfilt.h"
-
-static pf_ruleset *rs;
-
-static void setup(void)
-{
-	rs = pf_ruleset_new();
-	ck_assert_ptr_nonnull(rs);
-}
-
-static void teardown(void)
-{
-	pf_ruleset_free(rs);
-}
-
-/* Run a command; return its output (static buffer) and fill *code. */
-static char outbuf[65536];
-static struct pf_error err;
-static const char *run(const char *cmd, int *code)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int rc = pf_ruleset_command_string(rs, cmd, f, &err);
-	fclose(f);
-	snprintf(outbuf, sizeof(outbuf), "%s", buf ? buf : "");
-	free(buf);
-	if (code)
-		*code = rc ? err.code : 0;
-	return outbuf;
-}
-
-static void ok(const char *cmd)
-{
-	int code;
-	run(cmd, &code);
-	ck_assert_msg(code == 0, "command '%s' failed: %s", cmd, err.message);
-}
-
-static void fails(const char *cmd, int code, const char *msg)
-{
-	int c;
-	run(cmd, &c);
-	ck_assert_msg(c == code, "command '%s': code %d, expected %d (%s)", cmd, c, code,
-		      err.message);
-	ck_assert_str_eq(err.message, msg);
-}
-
+/* pf_ruleset_save of rs (in outbuf). */
 static const char *save_text(const char *table, unsigned flags)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	ck_assert_int_eq(pf_ruleset_save(rs, table, flags, f, &err), 0);
-	fclose(f);
-	snprintf(outbuf, sizeof(outbuf), "%s", buf ? buf : "");
+	char *buf = ruleset_text(rs, table, flags);
+	snprintf(outbuf, sizeof(outbuf), "%s", buf);
 	free(buf);
 	return outbuf;
 }
@@ -354,7 +300,7 @@ static Suite *core_suite(void)
 {
 	Suite *s = suite_create("core");
 	TCase *tc = tcase_create("language");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 	tcase_add_test(tc, empty_filter_listing);
 	tcase_add_test(tc, addresses_are_canonical);
 	tcase_add_test(tc, multiple_addresses_expand);
@@ -374,9 +320,5 @@ static Suite *core_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(core_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(core_suite());
 }

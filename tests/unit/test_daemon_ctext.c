@@ -4,13 +4,8 @@
  * the next so that the counters of unchanged rules carry over. The texts are the library's
  * own save output, as the daemon uses them.
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "../../daemon/ctext.c"
-#include "pktfilt/pktfilt.h"
+#include "helpers.h"
 
 /* The save -c text of a rule set built from commands. */
 static char *saved(const char *const *cmds, size_t *len)
@@ -195,9 +190,5 @@ static Suite *ctext_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(ctext_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(ctext_suite());
 }

@@ -3,69 +3,25 @@
  * policies, jump/goto/RETURN, falling off user chains, fragments and the ip part of rules,
  * table order at a hook, malformed packets dropped before any hook.
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/engine.h"
-#include "pktfilt/pktfilt.h"
-
-static pf_ruleset *rs;
-static pf_engine *eng;
-static struct pf_eval_result res;
-
-static void setup(void)
-{
-	rs = pf_ruleset_new();
-	eng = NULL;
-}
-
-static void teardown(void)
-{
-	pf_engine_free(eng);
-	pf_ruleset_free(rs);
-}
-
-static void cmd(const char *c)
-{
-	struct pf_error err;
-	ck_assert_msg(pf_ruleset_command_string(rs, c, NULL, &err) == 0, "%s: %s", c, err.message);
-}
+#include "helpers.h"
 
 static void compile(void)
 {
-	struct pf_error err;
 	struct pf_engine_config cfg = {.matcher = PF_MATCHER_LINEAR, .trace = true};
-	pf_engine_free(eng);
-	eng = pf_engine_new(rs, &cfg, &err);
-	ck_assert_msg(eng != NULL, "compile: %s", err.message);
+	compile_with(&cfg);
 }
 
-/* Build an IPv4 packet: proto, addresses, ports, fragment field, total length. */
+/* Build an IPv4 packet: proto, addresses, ports, fragment field, total length (IP checksum
+ * left 0). */
 static size_t build(uint8_t *b, uint8_t proto, const char *src, const char *dst, uint16_t sport,
 		    uint16_t dport, uint16_t frag, size_t len)
 {
 	memset(b, 0, len);
-	b[0] = 0x45;
-	b[2] = (uint8_t)(len >> 8);
-	b[3] = (uint8_t)len;
-	b[6] = (uint8_t)(frag >> 8);
-	b[7] = (uint8_t)frag;
-	b[8] = 64;
-	b[9] = proto;
-	unsigned a[4];
-	sscanf(src, "%u.%u.%u.%u", &a[0], &a[1], &a[2], &a[3]);
-	for (int i = 0; i < 4; i++)
-		b[12 + i] = (uint8_t)a[i];
-	sscanf(dst, "%u.%u.%u.%u", &a[0], &a[1], &a[2], &a[3]);
-	for (int i = 0; i < 4; i++)
-		b[16 + i] = (uint8_t)a[i];
+	struct ip4 h = {.src = src, .dst = dst, .proto = proto, .ttl = 64, .frag = frag};
+	ip4_header(b, len - 20, &h);
 	if (len >= 24) {
-		b[20] = (uint8_t)(sport >> 8);
-		b[21] = (uint8_t)sport;
-		b[22] = (uint8_t)(dport >> 8);
-		b[23] = (uint8_t)dport;
+		put16(b + 20, sport);
+		put16(b + 22, dport);
 	}
 	if (proto == 6 && len >= 40)
 		b[32] = 0x50;
@@ -75,25 +31,7 @@ static size_t build(uint8_t *b, uint8_t proto, const char *src, const char *dst,
 static enum pf_nf_verdict judge(int hook, const char *in, const char *out, uint8_t *b, size_t len)
 {
 	struct pf_packet_meta meta = {.in_iface = in, .out_iface = out};
-	ck_assert_int_eq(pf_engine_eval(eng, hook, b, len, len, &meta, &res), 0);
-	return res.verdict;
-}
-
-static void expect_counters(const char *table, const char *chain, size_t rule, uint64_t pkts,
-			    uint64_t bytes)
-{
-	pf_ruleset *copy = pf_ruleset_clone(rs);
-	ck_assert_int_eq(pf_engine_counters_to_ruleset(eng, copy), 0);
-	const pf_chain *c = pf_table_chain(pf_ruleset_table(copy, table), chain);
-	uint64_t p, by;
-	if (rule == 0)
-		pf_chain_policy_counters(c, &p, &by);
-	else
-		pf_rule_counters(pf_chain_rule_at(c, rule - 1), &p, &by);
-	ck_assert_msg(p == pkts && by == bytes, "%s/%s rule %zu: [%llu:%llu], expected [%llu:%llu]",
-		      table, chain, rule, (unsigned long long)p, (unsigned long long)by,
-		      (unsigned long long)pkts, (unsigned long long)bytes);
-	pf_ruleset_free(copy);
+	return eval_pkt(hook, b, len, len, &meta);
 }
 
 START_TEST(first_match_and_policy)
@@ -221,7 +159,7 @@ START_TEST(malformed_dropped_before_hooks)
 {
 	cmd("-A FORWARD");
 	compile();
-	uint8_t b[64];
+	uint8_t b[64] = {0}; /* bytes past the packet are read (len 40): defined */
 	size_t n = build(b, 17, "198.18.0.1", "198.19.0.1", 1, 2, 0, 28);
 	struct pf_packet_meta meta = {0};
 	b[0] = 0x44; /* ihl 4 */
@@ -242,7 +180,7 @@ static Suite *engine_suite(void)
 {
 	Suite *s = suite_create("engine");
 	TCase *tc = tcase_create("traversal");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 	tcase_add_test(tc, first_match_and_policy);
 	tcase_add_test(tc, jump_goto_return);
 	tcase_add_test(tc, goto_from_builtin_falls_to_policy);
@@ -256,9 +194,5 @@ static Suite *engine_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(engine_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(engine_suite());
 }

@@ -10,49 +10,7 @@
  * the batch ahead. Deterministic cases show the order itself (nth counters and recent lists
  * seen packet after packet within one batch), malformed packets in a batch and NULL meta.
  */
-#include <check.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/engine.h"
-#include "pktfilt/pktfilt.h"
-
-static uint64_t rng;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
-
-static unsigned pick(unsigned n)
-{
-	return rnd() % n;
-}
-
-static void cmd(pf_ruleset *rs, const char *fmt, ...)
-{
-	char c[1024];
-	struct pf_error err;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c, sizeof(c), fmt, ap);
-	va_end(ap);
-	ck_assert_msg(pf_ruleset_command_string(rs, c, NULL, &err) == 0, "%s: %s", c, err.message);
-}
-
-static void cat(char *r, size_t n, const char *fmt, ...)
-{
-	size_t l = strlen(r);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r + l, n - l, fmt, ap);
-	va_end(ap);
-}
+#include "helpers.h"
 
 /* ---- random rule sets ---- */
 
@@ -140,25 +98,25 @@ static pf_ruleset *random_ruleset(unsigned nrules, bool big)
 	for (int t = 0; t < 2; t++) {
 		const char *tb = t ? "filter" : "mangle";
 		for (int c = 0; c < 3; c++)
-			cmd(rs, "-t %s -N %s", tb, uchains[c]);
+			cmdf(rs, "-t %s -N %s", tb, uchains[c]);
 		if (pick(2))
-			cmd(rs, "-t %s -P FORWARD DROP", tb);
+			cmdf(rs, "-t %s -P FORWARD DROP", tb);
 	}
 	if (big) {
-		cmd(rs, "-N BIG");
-		cmd(rs, "-A FORWARD -j BIG");
+		cmdf(rs, "-N BIG");
+		cmdf(rs, "-A FORWARD -j BIG");
 		for (unsigned i = 0; i < 3000; i++)
-			cmd(rs, "-A BIG -d 10.%u.%u.%u/32 -p %s --dport %u -j %s", i / 1000,
-			    (i / 4) % 4, i % 250, i % 3 ? "tcp" : "udp", 20 + i % 40,
-			    i % 5 == 0 ? "DROP" : uchains[i % 3]);
+			cmdf(rs, "-A BIG -d 10.%u.%u.%u/32 -p %s --dport %u -j %s", i / 1000,
+			     (i / 4) % 4, i % 250, i % 3 ? "tcp" : "udp", 20 + i % 40,
+			     i % 5 == 0 ? "DROP" : uchains[i % 3]);
 	}
 	for (unsigned i = 0; i < nrules; i++) {
 		bool mangle = pick(3) == 0;
 		int lvl = pick(2) ? 0 : 1 + (int)pick(3);
 		char r[512];
 		rule_text(r, sizeof(r), lvl, mangle);
-		cmd(rs, "-t %s -A %s %s", mangle ? "mangle" : "filter",
-		    lvl ? uchains[lvl - 1] : "FORWARD", r);
+		cmdf(rs, "-t %s -A %s %s", mangle ? "mangle" : "filter",
+		     lvl ? uchains[lvl - 1] : "FORWARD", r);
 	}
 	return rs;
 }
@@ -236,26 +194,6 @@ static void random_packet(struct pkt *p, uint64_t now)
 					  .now_ns = now};
 }
 
-static pf_engine *compile(const pf_ruleset *rs, enum pf_matcher_kind m, uint64_t seed)
-{
-	struct pf_error err;
-	struct pf_engine_config cfg = {.matcher = m, .trace = true, .random_seed = seed};
-	pf_engine *e = pf_engine_new(rs, &cfg, &err);
-	ck_assert_msg(e != NULL, "compile: %s", err.message);
-	return e;
-}
-
-static char *save_text(pf_engine *e)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	struct pf_error err;
-	ck_assert_int_eq(pf_engine_save(e, PF_SAVE_COUNTERS, f, &err), 0);
-	fclose(f);
-	return buf;
-}
-
 static void same_result(const struct pf_eval_result *a, const struct pf_eval_result *b, size_t i)
 {
 	ck_assert_msg(a->verdict == b->verdict, "packet %zu: verdict %d / %d", i, a->verdict,
@@ -317,7 +255,8 @@ static void run_both(pf_engine *single, pf_engine *batched, unsigned n, uint64_t
 		ck_assert_int_eq(brc, anybad ? -1 : 0);
 		done += m;
 	}
-	char *ta = save_text(single), *tb = save_text(batched);
+	char *ta = engine_text(single, PF_SAVE_COUNTERS),
+	     *tb = engine_text(batched, PF_SAVE_COUNTERS);
 	if (strcmp(ta, tb)) {
 		/* the first line that differs (the whole texts are too long for Check) */
 		size_t i = 0, line = 1;
@@ -343,7 +282,7 @@ START_TEST(batch_equals_single_calls)
 		bool big = seed % 3 == 0;
 		pf_ruleset *rs = random_ruleset(20 + pick(120), big);
 		enum pf_matcher_kind m = seed % 4 == 1 ? PF_MATCHER_LINEAR : PF_MATCHER_HASHED;
-		pf_engine *a = compile(rs, m, seed), *b = compile(rs, m, seed);
+		pf_engine *a = new_engine(rs, m, seed), *b = new_engine(rs, m, seed);
 		uint64_t now = 1000000000ull;
 		run_both(a, b, big ? 3000 : 1500, &now);
 		pf_engine_free(a);
@@ -359,16 +298,17 @@ START_TEST(batch_after_changes)
 {
 	rng = 4242;
 	pf_ruleset *rs = random_ruleset(60, true);
-	pf_engine *a = compile(rs, PF_MATCHER_HASHED, 3), *b = compile(rs, PF_MATCHER_HASHED, 3);
+	pf_engine *a = new_engine(rs, PF_MATCHER_HASHED, 3),
+		  *b = new_engine(rs, PF_MATCHER_HASHED, 3);
 	uint64_t now = 1000000000ull;
 	struct pf_error err;
 	run_both(a, b, 500, &now);
 	/* Empty U2 (a jump target of the large chain) and fill it again. */
 	pf_engine *e[2] = {a, b};
 	pf_ruleset *other = pf_ruleset_new();
-	cmd(other, "-N U2");
-	cmd(other, "-A U2 -p tcp -j DROP");
-	cmd(other, "-A U2 -m statistic --mode nth --every 2 --packet 0 -j REJECT");
+	cmdf(other, "-N U2");
+	cmdf(other, "-A U2 -p tcp -j DROP");
+	cmdf(other, "-A U2 -m statistic --mode nth --every 2 --packet 0 -j REJECT");
 	const pf_chain *u2 = pf_table_chain(pf_ruleset_table(other, "filter"), "U2");
 	for (int k = 0; k < 2; k++) {
 		ck_assert_int_eq(pf_engine_flush_chain(e[k], "filter", "U2", &err), 0);
@@ -402,11 +342,11 @@ static size_t udp_packet(uint8_t *b, uint8_t src_last)
 START_TEST(batch_order_is_kept)
 {
 	pf_ruleset *rs = pf_ruleset_new();
-	cmd(rs, "-A FORWARD -p udp -m statistic --mode nth --every 3 --packet 1 -j DROP");
-	cmd(rs, "-A FORWARD -s 10.0.0.7 -m recent --name seen --rcheck -j REJECT");
-	cmd(rs, "-A FORWARD -s 10.0.0.7 -m recent --name seen --set -j ACCEPT");
+	cmdf(rs, "-A FORWARD -p udp -m statistic --mode nth --every 3 --packet 1 -j DROP");
+	cmdf(rs, "-A FORWARD -s 10.0.0.7 -m recent --name seen --rcheck -j REJECT");
+	cmdf(rs, "-A FORWARD -s 10.0.0.7 -m recent --name seen --set -j ACCEPT");
 	for (int m = 0; m < 2; m++) {
-		pf_engine *e = compile(rs, m ? PF_MATCHER_HASHED : PF_MATCHER_LINEAR, 1);
+		pf_engine *e = new_engine(rs, m ? PF_MATCHER_HASHED : PF_MATCHER_LINEAR, 1);
 		enum { N = 40 };
 		static uint8_t bufs[N][64];
 		static struct pf_eval_result res[N];
@@ -451,8 +391,8 @@ END_TEST
 START_TEST(batch_edges)
 {
 	pf_ruleset *rs = pf_ruleset_new();
-	cmd(rs, "-A FORWARD -j DROP");
-	pf_engine *e = compile(rs, PF_MATCHER_HASHED, 1);
+	cmdf(rs, "-A FORWARD -j DROP");
+	pf_engine *e = new_engine(rs, PF_MATCHER_HASHED, 1);
 	ck_assert_int_eq(pf_engine_eval_batch(e, PF_NF_FORWARD, NULL, 0), 0);
 	uint8_t b[64];
 	struct pf_eval_result r;
@@ -495,9 +435,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(suite());
 }

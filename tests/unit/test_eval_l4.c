@@ -15,47 +15,9 @@
  * refused rules were refused by that kernel ("Invalid argument"). Comments marked "kernel:"
  * point out what was learnt there rather than read in the sources.
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/engine.h"
-#include "pktfilt/pktfilt.h"
-
-static pf_ruleset *rs;
-static pf_engine *eng;
-static struct pf_eval_result res;
-
-static void setup(void)
-{
-	rs = pf_ruleset_new();
-	eng = NULL;
-}
-
-static void teardown(void)
-{
-	pf_engine_free(eng);
-	pf_ruleset_free(rs);
-}
+#include "helpers.h"
 
 /* ---- packets ---- */
-
-static size_t hex(uint8_t *b, const char *h)
-{
-	size_t n = 0;
-	while (h[0] && h[1]) {
-		if (h[0] == ' ') {
-			h++;
-			continue;
-		}
-		unsigned v;
-		sscanf(h, "%2x", &v);
-		b[n++] = (uint8_t)v;
-		h += 2;
-	}
-	return n;
-}
 
 struct pkt {
 	uint8_t b[1600];
@@ -69,36 +31,22 @@ struct ipo {
 };
 #define MF 0x2000
 
-static void wr16(uint8_t *b, unsigned v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
 /* 198.18.0.2 -> 198.19.0.2, protocol proto, transport bytes l4[0..l4n). */
 static struct pkt ip(uint8_t proto, const uint8_t *l4, size_t l4n, struct ipo o)
 {
 	struct pkt p;
 	memset(&p, 0, sizeof(p));
-	uint8_t *b = p.b;
-	b[0] = 0x45;
-	b[1] = o.tos;
-	wr16(b + 2, (unsigned)(20 + l4n));
-	wr16(b + 4, 0x1234);
-	wr16(b + 6, o.frag);
-	b[8] = o.ttl ? o.ttl : 63;
-	b[9] = proto;
-	static const uint8_t addrs[8] = {198, 18, 0, 2, 198, 19, 0, 2};
-	memcpy(b + 12, addrs, 8);
-	uint32_t s = 0;
-	for (int i = 0; i < 20; i += 2)
-		s += (uint32_t)(b[i] << 8 | b[i + 1]);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	wr16(b + 10, ~s & 0xffff);
+	struct ip4 h = {.src = "198.18.0.2",
+			.dst = "198.19.0.2",
+			.proto = proto,
+			.ttl = o.ttl ? o.ttl : 63,
+			.tos = o.tos,
+			.id = 0x1234,
+			.frag = o.frag};
+	p.n = ip4_header(p.b, l4n, &h);
+	fix_ip(p.b);
 	if (l4n)
-		memcpy(b + 20, l4, l4n);
-	p.n = 20 + l4n;
+		memcpy(p.b + 20, l4, l4n);
 	return p;
 }
 
@@ -114,16 +62,14 @@ static struct pkt iph(uint8_t proto, const char *l4hex, struct ipo o)
 static size_t tcp(uint8_t *b, unsigned sport, unsigned dport, uint8_t flags, unsigned doff,
 		  const char *opts, const char *payload)
 {
-	memset(b, 0, 20);
-	wr16(b, sport);
-	wr16(b + 2, dport);
-	b[7] = 1; /* seq 1 */
 	size_t n = 20 + hex(b + 20, opts);
-	if (!doff)
-		doff = (unsigned)(n / 4);
-	b[12] = (uint8_t)(doff << 4);
-	b[13] = flags;
-	wr16(b + 14, 1000);
+	struct tcp4 t = {.sport = (uint16_t)sport,
+			 .dport = (uint16_t)dport,
+			 .seq = 1,
+			 .doff = (uint8_t)(doff ? doff : n / 4),
+			 .flags = flags,
+			 .win = 1000};
+	tcp_header(b, &t);
 	return n + hex(b + n, payload);
 }
 
@@ -139,10 +85,7 @@ static struct pkt udpp(unsigned sport, unsigned dport, const char *payload, stru
 {
 	uint8_t l4[1500];
 	size_t n = 8 + hex(l4 + 8, payload);
-	wr16(l4, sport);
-	wr16(l4 + 2, dport);
-	wr16(l4 + 4, (unsigned)n);
-	wr16(l4 + 6, 0);
+	udp_header(l4, sport, dport, n);
 	return ip(17, l4, n, o);
 }
 
@@ -151,8 +94,8 @@ static struct pkt sctpp(unsigned sport, unsigned dport, const char *chunks, stru
 {
 	uint8_t l4[1500];
 	memset(l4, 0, 12);
-	wr16(l4, sport);
-	wr16(l4 + 2, dport);
+	put16(l4, sport);
+	put16(l4 + 2, dport);
 	size_t n = 12 + hex(l4 + 12, chunks);
 	return ip(132, l4, n, o);
 }
@@ -196,17 +139,13 @@ static void check_rules(const char *const *rules, const struct pkt *p, const cha
 	static const enum pf_matcher_kind kinds[] = {PF_MATCHER_LINEAR, PF_MATCHER_HASHED};
 	for (size_t k = 0; k < 2; k++) {
 		struct pf_engine_config cfg = {.matcher = kinds[k]};
-		pf_engine_free(eng);
-		eng = pf_engine_new(rs, &cfg, &err);
-		ck_assert_msg(eng != NULL, "compile: %s", err.message);
+		compile_with(&cfg);
 		uint8_t buf[1600];
 		memcpy(buf, p->b, p->n);
 		struct pf_packet_meta m = {.in_iface = "in0", .out_iface = "out0"};
-		ck_assert_int_eq(
-		    pf_engine_eval(eng, PF_NF_FORWARD, buf, p->n, sizeof(buf), &m, &res), 0);
+		eval_pkt(PF_NF_FORWARD, buf, p->n, sizeof(buf), &m);
 
-		pf_ruleset *copy = pf_ruleset_clone(rs);
-		ck_assert_int_eq(pf_engine_counters_to_ruleset(eng, copy), 0);
+		pf_ruleset *copy = counted_copy();
 		const pf_chain *ch = pf_table_chain(pf_ruleset_table(copy, "filter"), "FORWARD");
 		char got[200] = "";
 		size_t len = 0;
@@ -448,13 +387,7 @@ START_TEST(sctp_fragments)
 	struct pkt s = sctpp(1000, 2000, "", (struct ipo){MF, 0, 0});
 	s.n = 30;
 	s.b[3] = 30;
-	s.b[10] = s.b[11] = 0;
-	uint32_t sum = 0;
-	for (int i = 0; i < 20; i += 2)
-		sum += (uint32_t)(s.b[i] << 8 | s.b[i + 1]);
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	wr16(s.b + 10, ~sum & 0xffff);
+	fix_ip(s.b);
 	CHECK(s, "1 0 0 0", "-p sctp -m multiport --ports 2000", "-p sctp --dport 2000", "-p sctp");
 }
 END_TEST
@@ -723,7 +656,7 @@ static Suite *l4_suite(void)
 {
 	Suite *s = suite_create("eval_l4");
 	TCase *tc = tcase_create("l4");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 	tcase_add_test(tc, tcp_ports_flags);
 	tcase_add_test(tc, tcp_options);
 	tcase_add_test(tc, tcp_fragments);
@@ -749,9 +682,5 @@ static Suite *l4_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(l4_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(l4_suite());
 }

@@ -10,28 +10,18 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <arpa/inet.h>
-#include <check.h>
 #include <errno.h>
 #include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "pktfilt/engine.h"
-#include "pktfilt/pktfilt.h"
+#include "helpers.h"
 
-static pf_ruleset *rs;
-static pf_engine *eng;
-static struct pf_eval_result res;
 static struct pf_engine_config cfg;
 
 static enum pf_matcher_kind matcher;
 
 static void setup(void)
 {
-	rs = pf_ruleset_new();
-	eng = NULL;
+	fixture_setup();
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.matcher = matcher;
 }
@@ -48,37 +38,9 @@ static void setup_hashed(void)
 	setup();
 }
 
-static void teardown(void)
-{
-	pf_engine_free(eng);
-	pf_ruleset_free(rs);
-}
-
-static void cmd(const char *c)
-{
-	struct pf_error err;
-	ck_assert_msg(pf_ruleset_command_string(rs, c, NULL, &err) == 0, "%s: %s", c, err.message);
-}
-
 static void compile(void)
 {
-	struct pf_error err;
-	pf_engine_free(eng);
-	eng = pf_engine_new(rs, &cfg, &err);
-	ck_assert_msg(eng != NULL, "compile: %s", err.message);
-}
-
-/* Packets counted by rule n (1-based) of table/chain so far. */
-static uint64_t hits(const char *table, const char *chain, size_t n)
-{
-	pf_ruleset *copy = pf_ruleset_clone(rs);
-	ck_assert_int_eq(pf_engine_counters_to_ruleset(eng, copy), 0);
-	const pf_chain *c = pf_table_chain(pf_ruleset_table(copy, table), chain);
-	ck_assert_ptr_nonnull(c);
-	uint64_t p, b;
-	pf_rule_counters(pf_chain_rule_at(c, n - 1), &p, &b);
-	pf_ruleset_free(copy);
-	return p;
+	compile_with(&cfg);
 }
 
 /* Expect rules 1..n of table/chain to have counted want[0..n). */
@@ -98,38 +60,12 @@ static void expect_hits(const char *table, const char *chain, const uint64_t *wa
 
 /* ---- packets ---- */
 
-static uint32_t ip4(const char *s)
-{
-	struct in_addr a;
-	ck_assert_int_eq(inet_pton(AF_INET, s, &a), 1);
-	return a.s_addr;
-}
-
-static void fix_ip(uint8_t *b)
-{
-	uint32_t s = 0;
-	b[10] = b[11] = 0;
-	for (int i = 0; i < 20; i += 2)
-		s += (uint32_t)(b[i] << 8 | b[i + 1]);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	b[10] = (uint8_t)(~s >> 8);
-	b[11] = (uint8_t)~s;
-}
-
 /* IPv4 header (20 bytes) + l4len bytes of transport header (zeroed), TTL 64. */
 static size_t ip_hdr(uint8_t *b, uint8_t proto, const char *src, const char *dst, size_t l4len)
 {
-	size_t n = 20 + l4len;
-	memset(b, 0, n);
-	b[0] = 0x45;
-	b[2] = (uint8_t)(n >> 8);
-	b[3] = (uint8_t)n;
-	b[8] = 64;
-	b[9] = proto;
-	uint32_t s = ip4(src), d = ip4(dst);
-	memcpy(b + 12, &s, 4);
-	memcpy(b + 16, &d, 4);
+	memset(b, 0, 20 + l4len);
+	struct ip4 h = {.src = src, .dst = dst, .proto = proto, .ttl = 64};
+	size_t n = ip4_header(b, l4len, &h);
 	fix_ip(b);
 	return n;
 }
@@ -139,16 +75,12 @@ static size_t l4pkt(uint8_t *b, uint8_t proto, const char *src, const char *dst,
 		    uint16_t dport)
 {
 	size_t n = ip_hdr(b, proto, src, dst, proto == 6 ? 20 : 8);
-	b[20] = (uint8_t)(sport >> 8);
-	b[21] = (uint8_t)sport;
-	b[22] = (uint8_t)(dport >> 8);
-	b[23] = (uint8_t)dport;
 	if (proto == 6) {
-		b[32] = 0x50;
-		b[33] = 0x02; /* SYN */
+		struct tcp4 t = {
+		    .sport = sport, .dport = dport, .doff = 5, .flags = 0x02 /* SYN */};
+		tcp_header(b + 20, &t);
 	} else {
-		b[24] = 0;
-		b[25] = 8;
+		udp_header(b + 20, sport, dport, 8);
 	}
 	return n;
 }
@@ -160,8 +92,7 @@ static enum pf_nf_verdict eval_at(enum pf_nf_hook hook, const struct pf_packet_m
 {
 	uint8_t copy[256];
 	memcpy(copy, pkt, pktlen);
-	ck_assert_int_eq(pf_engine_eval(eng, hook, copy, pktlen, sizeof(copy), m, &res), 0);
-	return res.verdict;
+	return eval_pkt(hook, copy, pktlen, sizeof(copy), m);
 }
 
 static struct pf_packet_meta in_meta(void)
@@ -833,7 +764,7 @@ END_TEST
 static TCase *meta_tcase(const char *name, void (*fixture)(void))
 {
 	TCase *tc = tcase_create(name);
-	tcase_add_checked_fixture(tc, fixture, teardown);
+	tcase_add_checked_fixture(tc, fixture, fixture_teardown);
 	tcase_add_test(tc, mark_match);
 	tcase_add_test(tc, mark_sees_earlier_MARK);
 	tcase_add_test(tc, connmark_match);
@@ -869,9 +800,5 @@ static Suite *meta_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(meta_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(meta_suite());
 }

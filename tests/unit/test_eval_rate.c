@@ -9,73 +9,23 @@
  * packets; the scenarios keep away from boundaries where that phase would matter, and each
  * was run at least twice with the same result.
  */
-#include <arpa/inet.h>
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/engine.h"
-#include "pktfilt/pktfilt.h"
+#include "helpers.h"
 
 #define MS 1000000ull
 #define SEC 1000000000ull
 
-static pf_ruleset *rs;
-static pf_engine *eng;
-static struct pf_eval_result res;
 static uint64_t seed;
 
 static void setup(void)
 {
-	rs = pf_ruleset_new();
-	eng = NULL;
+	fixture_setup();
 	seed = 0;
-}
-
-static void teardown(void)
-{
-	pf_engine_free(eng);
-	pf_ruleset_free(rs);
-}
-
-static void cmd(const char *c)
-{
-	struct pf_error err;
-	ck_assert_msg(pf_ruleset_command_string(rs, c, NULL, &err) == 0, "%s: %s", c, err.message);
 }
 
 static void compile(void)
 {
-	struct pf_error err;
 	struct pf_engine_config cfg = {.matcher = PF_MATCHER_LINEAR, .random_seed = seed};
-	pf_engine_free(eng);
-	eng = pf_engine_new(rs, &cfg, &err);
-	ck_assert_msg(eng != NULL, "compile: %s", err.message);
-}
-
-/* Packet counter of rule n (1-based) of table/chain. */
-static uint64_t pk(const char *table, const char *chain, size_t n)
-{
-	pf_ruleset *copy = pf_ruleset_clone(rs);
-	ck_assert_int_eq(pf_engine_counters_to_ruleset(eng, copy), 0);
-	const pf_chain *c = pf_table_chain(pf_ruleset_table(copy, table), chain);
-	ck_assert_ptr_nonnull(c);
-	uint64_t p, b;
-	pf_rule_counters(pf_chain_rule_at(c, n - 1), &p, &b);
-	pf_ruleset_free(copy);
-	return p;
-}
-
-static uint64_t bytes_of(const char *table, const char *chain, size_t n)
-{
-	pf_ruleset *copy = pf_ruleset_clone(rs);
-	ck_assert_int_eq(pf_engine_counters_to_ruleset(eng, copy), 0);
-	const pf_chain *c = pf_table_chain(pf_ruleset_table(copy, table), chain);
-	uint64_t p, b;
-	pf_rule_counters(pf_chain_rule_at(c, n - 1), &p, &b);
-	pf_ruleset_free(copy);
-	return b;
+	compile_with(&cfg);
 }
 
 /* ---- packets ---- */
@@ -83,45 +33,16 @@ static uint64_t bytes_of(const char *table, const char *chain, size_t n)
 static uint8_t pkt[1600];
 static size_t pktlen;
 
-static uint16_t csum(const uint8_t *b, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (n & 1)
-		s += (uint32_t)b[n - 1] << 8;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
 /* IPv4 header + l4 (already in pkt + 20), l4 checksum at csum_off (or -1). */
 static void finish(const char *src, const char *dst, uint8_t proto, size_t l4len, uint8_t ttl,
 		   int csum_off)
 {
-	uint8_t *h = pkt;
-	pktlen = 20 + l4len;
-	memset(h, 0, 20);
-	h[0] = 0x45;
-	put16(h + 2, (uint16_t)pktlen);
-	put16(h + 4, 0x1234);
-	put16(h + 6, 0x4000);
-	h[8] = ttl;
-	h[9] = proto;
-	ck_assert_int_eq(inet_pton(AF_INET, src, h + 12), 1);
-	ck_assert_int_eq(inet_pton(AF_INET, dst, h + 16), 1);
-	put16(h + 10, csum(h, 20, 0));
-	if (csum_off >= 0) {
-		uint32_t s = (uint32_t)(h[12] << 8 | h[13]) + (uint32_t)(h[14] << 8 | h[15]) +
-			     (uint32_t)(h[16] << 8 | h[17]) + (uint32_t)(h[18] << 8 | h[19]) +
-			     proto + (uint32_t)l4len;
-		put16(pkt + 20 + csum_off, csum(pkt + 20, l4len, s));
-	}
+	struct ip4 h = {
+	    .src = src, .dst = dst, .proto = proto, .ttl = ttl, .id = 0x1234, .frag = 0x4000};
+	pktlen = ip4_header(pkt, l4len, &h);
+	fix_ip(pkt);
+	if (csum_off >= 0)
+		fix_l4(pkt, (size_t)csum_off);
 }
 
 /* UDP with `payload` bytes of data: tot_len = 28 + payload. */
@@ -130,24 +51,15 @@ static void mk_udp(const char *src, const char *dst, uint16_t sport, uint16_t dp
 {
 	uint8_t *u = pkt + 20;
 	memset(u, 'x', 8 + payload);
-	put16(u, sport);
-	put16(u + 2, dport);
-	put16(u + 4, (uint16_t)(8 + payload));
-	put16(u + 6, 0);
+	udp_header(u, sport, dport, 8 + payload);
 	finish(src, dst, 17, 8 + payload, ttl, 6);
 }
 
 static void mk_tcp(const char *src, const char *dst, uint16_t sport, uint16_t dport, uint8_t flags)
 {
-	uint8_t *t = pkt + 20;
-	memset(t, 0, 20);
-	put16(t, sport);
-	put16(t + 2, dport);
-	t[4] = 0;
-	t[7] = 100;
-	t[12] = 0x50;
-	t[13] = flags;
-	put16(t + 14, 65535);
+	struct tcp4 t = {
+	    .sport = sport, .dport = dport, .seq = 100, .doff = 5, .flags = flags, .win = 65535};
+	tcp_header(pkt + 20, &t);
 	finish(src, dst, 6, 20, 64, 16);
 }
 
@@ -162,8 +74,7 @@ static enum pf_nf_verdict at(enum pf_nf_hook hook, const struct pf_packet_meta *
 {
 	uint8_t b[1600];
 	memcpy(b, pkt, pktlen);
-	ck_assert_int_eq(pf_engine_eval(eng, hook, b, pktlen, sizeof(b), m, &res), 0);
-	return res.verdict;
+	return eval_pkt(hook, b, pktlen, sizeof(b), m);
 }
 
 static enum pf_nf_verdict pre(uint64_t now)
@@ -188,9 +99,9 @@ START_TEST(limit_burst_then_rate)
 	for (int i = 0; i < 1000; i++)
 		if (pre((uint64_t)i * 10 * MS) == PF_NF_DROP && nfirst < 8)
 			first[nfirst++] = i;
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 34);
-	ck_assert_uint_eq(bytes_of("raw", "PREROUTING", 1), 34 * 28);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 1000 - 34);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 34);
+	ck_assert_uint_eq(hit_bytes("raw", "PREROUTING", 1), 34 * 28);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 1000 - 34);
 	/* packets 0-4 (53328 - 5 * 10665 = 3 left), then the k-th more at the first packet in a
 	 * jiffy j with 3 + 128 * j >= k * 10665: j >= 84 (336 ms: the packet at 340 ms, 34),
 	 * j >= 167 (670 ms, 67), j >= 250 (1000 ms, 100). */
@@ -204,7 +115,7 @@ START_TEST(limit_burst_then_rate)
 	compile();
 	for (int i = 0; i < 1000; i++)
 		pre(5 * SEC + (uint64_t)i * 10 * MS);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 34);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 34);
 }
 END_TEST
 
@@ -217,13 +128,13 @@ START_TEST(limit_slow_divide_first)
 	compile();
 	mk_udp("198.18.3.2", "198.19.3.2", 1000, 9, 0, 64);
 	for (int i = 0; i <= 130; i++) {
-		uint64_t before = pk("raw", "PREROUTING", 1);
+		uint64_t before = hits("raw", "PREROUTING", 1);
 		pre(7 * SEC + (uint64_t)i * SEC);
-		uint64_t after = pk("raw", "PREROUTING", 1);
+		uint64_t after = hits("raw", "PREROUTING", 1);
 		bool want = i == 0 || i == 1 || i == 60 || i == 120;
 		ck_assert_msg((after > before) == want, "packet at %d s", i);
 	}
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 4);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 4);
 }
 END_TEST
 
@@ -263,10 +174,10 @@ START_TEST(hashlimit_per_srcip)
 		pre(evs[i].t);
 	}
 	/* .10: 3 + one per 250 ms over 4.95 s = 3 + 19; .11 and .12 are under the rate. */
-	ck_assert_uint_eq(pk("raw", "HL", 1), 22);
-	ck_assert_uint_eq(pk("raw", "HL", 2), 10);
-	ck_assert_uint_eq(pk("raw", "HL", 3), 22);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 54); /* kernel: [54:1512] */
+	ck_assert_uint_eq(hits("raw", "HL", 1), 22);
+	ck_assert_uint_eq(hits("raw", "HL", 2), 10);
+	ck_assert_uint_eq(hits("raw", "HL", 3), 22);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 54); /* kernel: [54:1512] */
 }
 END_TEST
 
@@ -285,9 +196,9 @@ START_TEST(hashlimit_bytes)
 	ck_assert_uint_eq(pktlen, 500);
 	for (int i = 0; i < 250; i++)
 		pre((uint64_t)i * 20 * MS);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 158);
-	ck_assert_uint_eq(bytes_of("raw", "PREROUTING", 1), 79000);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 119);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 158);
+	ck_assert_uint_eq(hit_bytes("raw", "PREROUTING", 1), 79000);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 119);
 }
 END_TEST
 
@@ -321,8 +232,8 @@ START_TEST(hashlimit_max_and_gc)
 		ck_assert_int_eq(pre(2500 * MS + (uint64_t)i * 10 * MS),
 				 i < 4 ? PF_NF_ACCEPT : PF_NF_DROP);
 	}
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 9);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 9);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 9);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 9);
 }
 END_TEST
 
@@ -338,10 +249,10 @@ START_TEST(hashlimit_rate_match)
 	mk_udp("198.18.5.10", "198.19.3.2", 1000, 9, 0, 64);
 	for (int i = 0; i < 34; i++)
 		pre((uint64_t)i * 60 * MS);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 15);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 15);
 	for (int i = 0; i < 14; i++)
 		pre(2100 * MS + (uint64_t)i * 220 * MS);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 24);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 24);
 }
 END_TEST
 
@@ -372,10 +283,10 @@ START_TEST(hashlimit_masks_ports_above)
 	put16(pkt + 10, 0);
 	put16(pkt + 10, csum(pkt, 20, 0));
 	ck_assert_int_eq(pre(5 * MS), PF_NF_DROP);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 6);
-	ck_assert_uint_eq(bytes_of("raw", "PREROUTING", 1), 162);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 1);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 3), 4);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 6);
+	ck_assert_uint_eq(hit_bytes("raw", "PREROUTING", 1), 162);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 1);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 3), 4);
 }
 END_TEST
 
@@ -393,8 +304,8 @@ START_TEST(hashlimit_shared_table)
 	mk_udp("10.1.1.1", "10.9.9.8", 1, 2, 0, 64); /* keyed by srcip too: same bucket */
 	pre(1 * MS);
 	pre(2 * MS); /* third of burst 2 */
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 1);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 1);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 1);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 1);
 }
 END_TEST
 
@@ -422,19 +333,20 @@ START_TEST(recent_set_check_update_remove)
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		uint64_t before[6];
 		for (int r = 1; r <= 5; r++)
-			before[r] = pk("raw", "PREROUTING", (size_t)r);
+			before[r] = hits("raw", "PREROUTING", (size_t)r);
 		mk_udp("198.18.5.10", "198.19.3.2", 1, (uint16_t)seq[i].port, 0, 64);
 		pre((uint64_t)seq[i].ms * MS);
 		for (int r = 1; r <= 5; r++)
-			ck_assert_msg(
-			    (pk("raw", "PREROUTING", (size_t)r) > before[r]) == (r == seq[i].rule),
-			    "step %zu (t=%u ms, port %u): rule %d", i, seq[i].ms, seq[i].port, r);
+			ck_assert_msg((hits("raw", "PREROUTING", (size_t)r) > before[r]) ==
+					  (r == seq[i].rule),
+				      "step %zu (t=%u ms, port %u): rule %d", i, seq[i].ms,
+				      seq[i].port, r);
 	}
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 3);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 1);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 3), 2);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 4), 1);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 5), 1);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 3);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 1);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 3), 2);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 4), 1);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 5), 1);
 }
 END_TEST
 
@@ -454,10 +366,10 @@ START_TEST(recent_list_size)
 	}
 	mk_udp("198.18.6.1", "198.19.3.2", 1, 8, 0, 64);
 	pre(200 * MS);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 0);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 0);
 	mk_udp("198.18.6.2", "198.19.3.2", 1, 9, 0, 64);
 	pre(210 * MS);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 3), 1);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 3), 1);
 }
 END_TEST
 
@@ -503,8 +415,8 @@ START_TEST(recent_dest_mask_ttl_reap_invert)
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		uint64_t b[9];
 		for (int r = 1; r <= 8; r++)
-			b[r] = pk("raw", "PREROUTING", (size_t)r);
-		uint64_t f2 = pk("filter", "FORWARD", 2);
+			b[r] = hits("raw", "PREROUTING", (size_t)r);
+		uint64_t f2 = hits("filter", "FORWARD", 2);
 		mk_udp(seq[i].src, seq[i].dst, 1, seq[i].port, 0, seq[i].ttl);
 		uint64_t now = (uint64_t)seq[i].us * 1000;
 		pre(now);
@@ -517,12 +429,12 @@ START_TEST(recent_dest_mask_ttl_reap_invert)
 			at(PF_NF_FORWARD, &m);
 		}
 		for (int r = 1; r <= 8; r++)
-			ck_assert_msg((pk("raw", "PREROUTING", (size_t)r) > b[r]) ==
+			ck_assert_msg((hits("raw", "PREROUTING", (size_t)r) > b[r]) ==
 					  (r == seq[i].raw_rule),
 				      "step %zu: raw rule %d", i, r);
-		ck_assert_int_eq(pk("filter", "FORWARD", 2) > f2, seq[i].port == 18);
+		ck_assert_int_eq(hits("filter", "FORWARD", 2) > f2, seq[i].port == 18);
 	}
-	ck_assert_uint_eq(pk("filter", "FORWARD", 1), 1);
+	ck_assert_uint_eq(hits("filter", "FORWARD", 1), 1);
 }
 END_TEST
 
@@ -559,12 +471,12 @@ START_TEST(recent_list_lifetime)
 	live_append("-t raw -A PREROUTING -p udp --dport 8 -m recent --rcheck --name L");
 	mk_udp("10.0.0.1", "10.7.7.7", 1, 8, 0, 64);
 	pre(1 * MS); /* the --set rule kept the list: listed */
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 1);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 1);
 	live_delete(2);
 	live_delete(1);
 	live_append("-t raw -A PREROUTING -p udp --dport 8 -m recent --rcheck --name L");
 	pre(2 * MS); /* a new, empty list */
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 0);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 0);
 }
 END_TEST
 
@@ -581,15 +493,15 @@ START_TEST(statistic_nth)
 	compile();
 	mk_udp("198.18.3.2", "198.19.3.2", 1000, 9, 0, 64);
 	for (int i = 0; i < 100; i++) {
-		uint64_t b = pk("raw", "PREROUTING", 1);
+		uint64_t b = hits("raw", "PREROUTING", 1);
 		enum pf_nf_verdict v = pre((uint64_t)i * MS);
-		ck_assert_msg((pk("raw", "PREROUTING", 1) > b) == (i % 3 == 1), "packet %d", i);
+		ck_assert_msg((hits("raw", "PREROUTING", 1) > b) == (i % 3 == 1), "packet %d", i);
 		ck_assert_int_eq(v, i % 4 == 0 ? PF_NF_DROP : PF_NF_ACCEPT);
 	}
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 33);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 2), 25);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 33);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 2), 25);
 	/* the third rule sees the 75 not dropped (i % 4 != 0); "!" matches its odd ones */
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 3), 37);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 3), 37);
 }
 END_TEST
 
@@ -604,32 +516,32 @@ START_TEST(statistic_random)
 	mk_udp("198.18.3.2", "198.19.3.2", 1000, 9, 0, 64);
 	bool pattern[64];
 	for (int i = 0; i < 100000; i++) {
-		uint64_t b = i < 64 ? pk("raw", "PREROUTING", 1) : 0;
+		uint64_t b = i < 64 ? hits("raw", "PREROUTING", 1) : 0;
 		pre((uint64_t)i * MS);
 		if (i < 64)
-			pattern[i] = pk("raw", "PREROUTING", 1) > b;
+			pattern[i] = hits("raw", "PREROUTING", 1) > b;
 	}
-	uint64_t n1 = pk("raw", "PREROUTING", 1), n2 = pk("raw", "PREROUTING", 2);
+	uint64_t n1 = hits("raw", "PREROUTING", 1), n2 = hits("raw", "PREROUTING", 2);
 	ck_assert_msg(n1 > 24000 && n1 < 26000, "p=0.25: %llu", (unsigned long long)n1);
 	ck_assert_msg(n2 > 9500 && n2 < 10500, "! p=0.9: %llu", (unsigned long long)n2);
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 3), 0);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 3), 0);
 	/* p = 1 is 0x80000000: every 31-bit draw is below it */
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 4), 100000);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 4), 100000);
 
 	/* the same seed gives the same draws; another seed others */
 	compile();
 	for (int i = 0; i < 64; i++) {
-		uint64_t b = pk("raw", "PREROUTING", 1);
+		uint64_t b = hits("raw", "PREROUTING", 1);
 		pre((uint64_t)i * MS);
-		ck_assert_int_eq(pk("raw", "PREROUTING", 1) > b, pattern[i]);
+		ck_assert_int_eq(hits("raw", "PREROUTING", 1) > b, pattern[i]);
 	}
 	seed = 43;
 	compile();
 	int same = 0;
 	for (int i = 0; i < 64; i++) {
-		uint64_t b = pk("raw", "PREROUTING", 1);
+		uint64_t b = hits("raw", "PREROUTING", 1);
 		pre((uint64_t)i * MS);
-		same += (pk("raw", "PREROUTING", 1) > b) == pattern[i];
+		same += (hits("raw", "PREROUTING", 1) > b) == pattern[i];
 	}
 	ck_assert_int_lt(same, 64);
 }
@@ -666,20 +578,20 @@ START_TEST(connlimit_above_upto_masks)
 	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
 		uint64_t b[4];
 		for (int r = 1; r <= 3; r++)
-			b[r] = pk("mangle", "PREROUTING", (size_t)r);
+			b[r] = hits("mangle", "PREROUTING", (size_t)r);
 		mk_tcp(seq[i].src, "198.19.3.2", seq[i].sport, 80, seq[i].flags);
 		struct pf_packet_meta m = meta((uint64_t)i * 50 * MS, PF_CT_NEW);
 		at(PF_NF_PRE_ROUTING, &m);
-		ck_assert_msg((pk("mangle", "PREROUTING", 1) > b[1]) == seq[i].m1, "step %zu r1",
+		ck_assert_msg((hits("mangle", "PREROUTING", 1) > b[1]) == seq[i].m1, "step %zu r1",
 			      i);
-		ck_assert_msg((pk("mangle", "PREROUTING", 2) > b[2]) == seq[i].m2, "step %zu r2",
+		ck_assert_msg((hits("mangle", "PREROUTING", 2) > b[2]) == seq[i].m2, "step %zu r2",
 			      i);
-		ck_assert_msg((pk("mangle", "PREROUTING", 3) > b[3]) == seq[i].m3, "step %zu r3",
+		ck_assert_msg((hits("mangle", "PREROUTING", 3) > b[3]) == seq[i].m3, "step %zu r3",
 			      i);
 	}
-	ck_assert_uint_eq(pk("mangle", "PREROUTING", 1), 4);
-	ck_assert_uint_eq(pk("mangle", "PREROUTING", 2), 1);
-	ck_assert_uint_eq(pk("mangle", "PREROUTING", 3), 0);
+	ck_assert_uint_eq(hits("mangle", "PREROUTING", 1), 4);
+	ck_assert_uint_eq(hits("mangle", "PREROUTING", 2), 1);
+	ck_assert_uint_eq(hits("mangle", "PREROUTING", 3), 0);
 }
 END_TEST
 
@@ -698,15 +610,15 @@ START_TEST(connlimit_reply_and_untracked)
 	mk_udp("10.0.0.3", "10.0.0.2", 5, 5, 0, 64);
 	m = meta(2 * MS, PF_CT_INVALID);
 	at(PF_NF_PRE_ROUTING, &m); /* 2: counted */
-	ck_assert_uint_eq(pk("mangle", "PREROUTING", 1), 0);
+	ck_assert_uint_eq(hits("mangle", "PREROUTING", 1), 0);
 	mk_tcp("10.0.0.1", "10.0.0.2", 1001, 80, 0x02);
 	m = meta(3 * MS, PF_CT_NEW);
 	at(PF_NF_PRE_ROUTING, &m); /* the invalid one is gone, a new one: 2 */
-	ck_assert_uint_eq(pk("mangle", "PREROUTING", 1), 0);
+	ck_assert_uint_eq(hits("mangle", "PREROUTING", 1), 0);
 	mk_udp("10.0.0.3", "10.0.0.2", 5, 5, 0, 64);
 	m = meta(4 * MS, PF_CT_INVALID);
 	at(PF_NF_PRE_ROUTING, &m); /* 3 */
-	ck_assert_uint_eq(pk("mangle", "PREROUTING", 1), 1);
+	ck_assert_uint_eq(hits("mangle", "PREROUTING", 1), 1);
 	/* an untracked non-first fragment has no tuple: hotdrop */
 	mk_udp("10.0.0.3", "10.0.0.2", 5, 5, 0, 64);
 	put16(pkt + 6, 0x0001);
@@ -732,8 +644,8 @@ START_TEST(connlimit_raw_table)
 		    meta((uint64_t)i * 50 * MS, i == 3 ? PF_CT_INVALID : PF_CT_NEW);
 		at(PF_NF_PRE_ROUTING, &m);
 	}
-	ck_assert_uint_eq(pk("raw", "PREROUTING", 1), 4);
-	ck_assert_uint_eq(pk("mangle", "PREROUTING", 1), 4);
+	ck_assert_uint_eq(hits("raw", "PREROUTING", 1), 4);
+	ck_assert_uint_eq(hits("mangle", "PREROUTING", 1), 4);
 	/* a non-first fragment has no tuple without an entry: hotdrop in raw */
 	mk_tcp("198.18.5.10", "198.19.3.2", 3009, 80, 0x02);
 	put16(pkt + 6, 0x0001);
@@ -741,7 +653,7 @@ START_TEST(connlimit_raw_table)
 	put16(pkt + 10, csum(pkt, 20, 0));
 	struct pf_packet_meta m = meta(SEC, PF_CT_NEW);
 	ck_assert_int_eq(at(PF_NF_PRE_ROUTING, &m), PF_NF_DROP);
-	ck_assert_uint_eq(pk("mangle", "PREROUTING", 1), 4);
+	ck_assert_uint_eq(hits("mangle", "PREROUTING", 1), 4);
 }
 END_TEST
 
@@ -749,7 +661,7 @@ static Suite *rate_suite(void)
 {
 	Suite *s = suite_create("eval_rate");
 	TCase *tc = tcase_create("rate");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, fixture_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, limit_burst_then_rate);
 	tcase_add_test(tc, limit_slow_divide_first);
@@ -774,9 +686,5 @@ static Suite *rate_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(rate_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(rate_suite());
 }

@@ -10,18 +10,7 @@
  * resets (the kernel leaves it to the device, CHECKSUM_PARTIAL, so a veth shows the
  * pseudo-header seed; ours is the full checksum).
  */
-#include <arpa/inet.h>
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/engine.h"
-#include "pktfilt/pktfilt.h"
-
-static pf_ruleset *rs;
-static pf_engine *eng;
-static struct pf_eval_result res;
+#include "helpers.h"
 
 /* LOG sink */
 static char loglines[8][1024];
@@ -42,99 +31,17 @@ static void sink(void *opaque, int level, const char *prefix, const char *line)
 
 static void setup(void)
 {
-	rs = pf_ruleset_new();
-	eng = NULL;
+	fixture_setup();
 	nlog = 0;
-}
-
-static void teardown(void)
-{
-	pf_engine_free(eng);
-	pf_ruleset_free(rs);
-}
-
-static void cmd(const char *c)
-{
-	struct pf_error err;
-	ck_assert_msg(pf_ruleset_command_string(rs, c, NULL, &err) == 0, "%s: %s", c, err.message);
 }
 
 static void compile(void)
 {
-	struct pf_error err;
 	struct pf_engine_config cfg = {.matcher = PF_MATCHER_LINEAR, .log_sink = sink};
-	pf_engine_free(eng);
-	eng = pf_engine_new(rs, &cfg, &err);
-	ck_assert_msg(eng != NULL, "compile: %s", err.message);
-}
-
-static void expect_counters(const char *table, const char *chain, size_t rule, uint64_t pkts,
-			    uint64_t bytes)
-{
-	pf_ruleset *copy = pf_ruleset_clone(rs);
-	ck_assert_int_eq(pf_engine_counters_to_ruleset(eng, copy), 0);
-	const pf_chain *c = pf_table_chain(pf_ruleset_table(copy, table), chain);
-	uint64_t p, by;
-	if (rule == 0)
-		pf_chain_policy_counters(c, &p, &by);
-	else
-		pf_rule_counters(pf_chain_rule_at(c, rule - 1), &p, &by);
-	ck_assert_msg(p == pkts && by == bytes, "%s/%s rule %zu: [%llu:%llu], expected [%llu:%llu]",
-		      table, chain, rule, (unsigned long long)p, (unsigned long long)by,
-		      (unsigned long long)pkts, (unsigned long long)bytes);
-	pf_ruleset_free(copy);
+	compile_with(&cfg);
 }
 
 /* ---- packets ---- */
-
-static uint32_t sum16(const uint8_t *b, size_t n, uint32_t s)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		s += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (n & 1)
-		s += (uint32_t)b[n - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static void fix_ip(uint8_t *b)
-{
-	size_t ihl = (size_t)(b[0] & 15) * 4;
-	b[10] = b[11] = 0;
-	uint16_t c = fold(sum16(b, ihl, 0));
-	b[10] = (uint8_t)(c >> 8);
-	b[11] = (uint8_t)c;
-}
-
-static bool ip_ok(const uint8_t *b)
-{
-	return fold(sum16(b, (size_t)(b[0] & 15) * 4, 0)) == 0;
-}
-
-/* TCP/UDP checksum (with pseudo-header) is right. */
-static bool l4_ok(const uint8_t *b)
-{
-	size_t ihl = (size_t)(b[0] & 15) * 4, tot = (size_t)(b[2] << 8 | b[3]);
-	uint32_t s = sum16(b + 12, 8, 0) + b[9] + (uint32_t)(tot - ihl);
-	return fold(sum16(b + ihl, tot - ihl, s)) == 0;
-}
-
-static size_t hex(uint8_t *b, const char *h)
-{
-	size_t n = 0;
-	for (; h[0] && h[1]; h += 2) {
-		unsigned v;
-		sscanf(h, "%2x", &v);
-		b[n++] = (uint8_t)v;
-	}
-	return n;
-}
 
 /* As the packet reaches FORWARD: TTL decremented, checksum fixed. */
 static size_t fwd(uint8_t *b, const char *h)
@@ -184,17 +91,10 @@ static struct pf_packet_meta fmeta(void)
 	return m;
 }
 
-static enum pf_nf_verdict run(int hook, uint8_t *b, size_t len, size_t cap,
-			      const struct pf_packet_meta *m)
-{
-	ck_assert_int_eq(pf_engine_eval(eng, hook, b, len, cap, m, &res), 0);
-	return res.verdict;
-}
-
 static enum pf_nf_verdict run_fwd(uint8_t *b, size_t len)
 {
 	struct pf_packet_meta m = fmeta();
-	return run(PF_NF_FORWARD, b, len, len, &m);
+	return eval_pkt(PF_NF_FORWARD, b, len, len, &m);
 }
 
 /* ---- MARK ---- */
@@ -211,7 +111,7 @@ START_TEST(mark_forms)
 	size_t n = fwd(b, P_UDP0);
 	struct pf_packet_meta m = fmeta();
 	m.mark = 0x1234a05;
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, n, &m), PF_NF_ACCEPT);
 	/* 0x1234a05 -> set 0xf0/0xff: 0x1234af0 -> or 0x100: 0x1234bf0 -> and: 0x1230bf0 ->
 	 * xor 3: 0x1230bf3; the last rule does not match. */
 	ck_assert_uint_eq(res.mark, 0x1230bf3);
@@ -225,7 +125,7 @@ START_TEST(mark_forms)
 	cmd("-t mangle -A FORWARD -j MARK --set-mark 0x9");
 	compile();
 	n = fwd(b, P_UDP0);
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(res.mark, 0x9);
 }
 END_TEST
@@ -247,7 +147,7 @@ START_TEST(connmark_modes)
 	m.ct_state = PF_CT_NEW;
 	m.mark = 0xab;
 	m.ctmark = 0x1005;
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	/* set: (0x1005 & ~0xf0) ^ 0x30 = 0x1035; save: (0x1035 & ~0xf00) ^ ((0xab & 0xf) << 8)
 	 * = 0x1035 ^ 0xb00 = 0x1b35; restore: (0xab & ~0xff0000) ^ ((0x1b35 & 0xff0) << 12)
 	 * = 0xab ^ 0xb30000 = 0xb300ab. */
@@ -257,7 +157,7 @@ START_TEST(connmark_modes)
 	/* No connection (INVALID): nothing changes, the rules still count. */
 	m.ct_state = PF_CT_INVALID;
 	n = hex(b, P_UDP0);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(res.ctmark, 0x1005);
 	ck_assert_uint_eq(res.mark, 0xab);
 	ck_assert(!res.mark_changed);
@@ -270,7 +170,7 @@ START_TEST(connmark_modes)
 	m.ct_state = PF_CT_ESTABLISHED;
 	m.mark = 0;
 	m.ctmark = 0x1230;
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(res.mark, 0x123);
 }
 END_TEST
@@ -286,7 +186,7 @@ START_TEST(ttl_set_inc_dec)
 	uint8_t b[64];
 	struct pf_packet_meta m = fmeta();
 	size_t n = hex(b, P_UDP0); /* TTL 64 */
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(b[8], 255); /* clamped */
 	ck_assert(ip_ok(b));
 	ck_assert(res.packet_changed);
@@ -294,21 +194,21 @@ START_TEST(ttl_set_inc_dec)
 	n = hex(b, P_UDP0);
 	b[15] = 3;
 	fix_ip(b);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(b[8], 0);
 	ck_assert(ip_ok(b));
 	/* set */
 	n = hex(b, P_UDP0);
 	b[15] = 4;
 	fix_ip(b);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(b[8], 7);
 	ck_assert(ip_ok(b));
 	/* no rule matches: untouched */
 	n = hex(b, P_UDP0);
 	b[15] = 9;
 	fix_ip(b);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(b[8], 64);
 	ck_assert(!res.packet_changed);
 	expect_counters("mangle", "PREROUTING", 1, 1, 31);
@@ -319,7 +219,7 @@ START_TEST(ttl_set_inc_dec)
 	cmd("-t mangle -A PREROUTING -j TTL --ttl-set 64");
 	compile();
 	n = hex(b, P_UDP0);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert(!res.packet_changed);
 	expect_bytes(b, n, P_UDP0);
 }
@@ -365,10 +265,10 @@ START_TEST(classify_priority)
 	struct pf_packet_meta m = fmeta();
 	m.classify = 0x7;
 	size_t n = fwd(b, P_PING);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(res.priority, 0x10010);
 	n = fwd(b, P_UDP0);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(res.priority, 0x7);
 }
 END_TEST
@@ -383,21 +283,21 @@ START_TEST(checksum_fill)
 	struct pf_packet_meta m = fmeta();
 	size_t n = hex(b, P_UDPBAD);
 	ck_assert(!l4_ok(b));
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert(l4_ok(b));
 	ck_assert(res.packet_changed);
 	/* TCP with a bad checksum */
 	n = hex(b, P_TCPRES);
 	ck_assert(!l4_ok(b));
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert(l4_ok(b));
 	/* right already: unchanged */
 	n = hex(b, P_ACK);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert(!res.packet_changed);
 	/* ICMP and fragments: untouched */
 	n = hex(b, P_FRAG2);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert(!res.packet_changed);
 	expect_counters("mangle", "POSTROUTING", 1, 4, 31 + 40 + 45 + 36);
 }
@@ -408,31 +308,22 @@ END_TEST
 /* SYN 198.18.0.2:40000 -> 198.19.0.2:80 with doff 5 + optlen, valid checksums. */
 static size_t syn_with_opts(uint8_t *b, const uint8_t *opts, size_t olen, size_t payload)
 {
-	size_t tl = 20 + olen + payload, n = 20 + tl;
-	memset(b, 0, n);
-	b[0] = 0x45;
-	b[2] = (uint8_t)(n >> 8);
-	b[3] = (uint8_t)n;
-	b[6] = 0x40;
-	b[8] = 63;
-	b[9] = 6;
-	uint8_t a[8] = {198, 18, 0, 2, 198, 19, 0, 2};
-	memcpy(b + 12, a, 8);
-	uint8_t *t = b + 20;
-	t[0] = 0x9c;
-	t[1] = 0x40;
-	t[3] = 80;
-	t[7] = 1;
-	t[12] = (uint8_t)((5 + olen / 4) << 4);
-	t[13] = 0x02;
-	t[14] = 0xfa;
-	t[15] = 0xf0;
+	size_t tl = 20 + olen + payload;
+	memset(b, 0, 20 + tl);
+	struct ip4 h = {
+	    .src = "198.18.0.2", .dst = "198.19.0.2", .proto = 6, .ttl = 63, .frag = 0x4000};
+	size_t n = ip4_header(b, tl, &h);
+	struct tcp4 t = {.sport = 40000,
+			 .dport = 80,
+			 .seq = 1,
+			 .doff = (uint8_t)(5 + olen / 4),
+			 .flags = 0x02,
+			 .win = 0xfaf0};
+	tcp_header(b + 20, &t);
 	if (olen)
-		memcpy(t + 20, opts, olen);
+		memcpy(b + 40, opts, olen);
 	fix_ip(b);
-	uint16_t c = fold(sum16(t, tl, sum16(b + 12, 8, 0) + 6 + (uint32_t)tl));
-	t[16] = (uint8_t)(c >> 8);
-	t[17] = (uint8_t)c;
+	fix_l4(b, 16);
 	return n;
 }
 
@@ -467,7 +358,7 @@ START_TEST(tcpmss_set_and_clamp)
 	/* MSS 1460 lowered to 1000 */
 	static const uint8_t o1[] = {1, 1, 4, 2, 2, 4, 0x05, 0xb4};
 	size_t n = syn_with_opts(b, o1, sizeof(o1), 0);
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(b[46], 0x03);
 	ck_assert_uint_eq(b[47], 0xe8);
 	ck_assert(l4_ok(b) && ip_ok(b));
@@ -476,12 +367,12 @@ START_TEST(tcpmss_set_and_clamp)
 	/* MSS 536 is never raised */
 	static const uint8_t o2[] = {2, 4, 0x02, 0x18};
 	n = syn_with_opts(b, o2, sizeof(o2), 0);
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
 	ck_assert(!res.packet_changed);
 	/* no MSS option: one is inserted, min(1000, 536) */
 	static const uint8_t o3[] = {4, 2, 1, 1};
 	n = syn_with_opts(b, o3, sizeof(o3), 0);
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(res.len, n + 4);
 	expect_bytes(b + 20 + 12, 1, "70");
 	expect_bytes(b + 40, 8, "0204021804020101");
@@ -489,32 +380,32 @@ START_TEST(tcpmss_set_and_clamp)
 	ck_assert(l4_ok(b) && ip_ok(b));
 	/* no room in the buffer: unchanged */
 	n = syn_with_opts(b, o3, sizeof(o3), 0);
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert(!res.packet_changed);
 	/* data after the header: unchanged */
 	n = syn_with_opts(b, o3, sizeof(o3), 10);
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
 	ck_assert(!res.packet_changed);
 	/* not a SYN: the rule does not match */
 	n = syn_with_opts(b, o1, sizeof(o1), 0);
 	b[33] = 0x10;
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, sizeof(b), &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq(b[47], 0xb4);
 	expect_counters("mangle", "FORWARD", 1, 5, 48 + 44 + 44 + 44 + 54);
 	/* clamp to the path MTU: 1400 - 40 */
 	m.out_mtu = 1400;
 	n = syn_with_opts(b, o1, sizeof(o1), 0);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, sizeof(b), &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, sizeof(b), &m), PF_NF_ACCEPT);
 	ck_assert_uint_eq((unsigned)(b[46] << 8 | b[47]), 1360);
 	ck_assert(l4_ok(b));
 	/* unknown MTU: 1500 - 40 = 1460, not lower than 1460: unchanged */
 	m.out_mtu = 0;
 	n = syn_with_opts(b, o1, sizeof(o1), 0);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, sizeof(b), &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, sizeof(b), &m), PF_NF_ACCEPT);
 	ck_assert(!res.packet_changed);
 	/* an MTU of 40: dropped */
 	m.out_mtu = 40;
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, sizeof(b), &m), PF_NF_DROP);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, sizeof(b), &m), PF_NF_DROP);
 	/* bytes from the kernel: MSS lowered, MSS inserted (before other options, and into an
 	 * option-less header), clamped to out0's MTU 1400, SYN with data untouched */
 	static const char *const kin[] = {
@@ -538,7 +429,7 @@ START_TEST(tcpmss_set_and_clamp)
 	};
 	for (int i = 0; i < 4; i++) {
 		n = fwd(b, kin[i]);
-		run(PF_NF_FORWARD, b, n, sizeof(b), &m);
+		eval_pkt(PF_NF_FORWARD, b, n, sizeof(b), &m);
 		expect_bytes(b, res.len, kout[i]);
 	}
 	m.out_mtu = 1400;
@@ -546,7 +437,7 @@ START_TEST(tcpmss_set_and_clamp)
 	    b,
 	    "4500002c1234400040069c6ec6120002c6130002a02b005100000007000000006002faf0708800000204"
 	    "05b4");
-	run(PF_NF_POST_ROUTING, b, n, sizeof(b), &m);
+	eval_pkt(PF_NF_POST_ROUTING, b, n, sizeof(b), &m);
 	expect_bytes(
 	    b, n,
 	    "4500002c123440003f069d6ec6120002c6130002a02b005100000007000000006002faf070ec0000"
@@ -617,7 +508,7 @@ START_TEST(notrack_skips_nat_and_connmark)
 		size_t n = hex(b, P_UDP0);
 		b[15] = (uint8_t)s;
 		fix_ip(b);
-		ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+		ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 		if (s < 4) {
 			ck_assert_uint_eq(res.ctmark, 0);
 			ck_assert_uint_eq(b[19], 2); /* not NATed */
@@ -710,7 +601,7 @@ START_TEST(log_input_macdecode_uid)
 	size_t n = hex(b, P_UDPLOCAL);
 	struct pf_packet_meta m = fmeta();
 	m.out_iface = NULL;
-	ck_assert_int_eq(run(PF_NF_LOCAL_IN, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_LOCAL_IN, b, n, n, &m), PF_NF_ACCEPT);
 	ck_assert_int_eq(nlog, 1);
 	ck_assert_str_eq(loglines[0],
 			 "IN=in0 OUT= MACSRC=02:00:00:00:00:02 MACDST=02:00:00:00:00:01 "
@@ -724,7 +615,7 @@ START_TEST(log_input_macdecode_uid)
 	struct pf_packet_meta o = {.out_iface = "out0", .has_uid = true, .uid = 1000, .gid = 100};
 	nlog = 0;
 	n = hex(b, P_UDP0);
-	ck_assert_int_eq(run(PF_NF_LOCAL_OUT, b, n, n, &o), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_LOCAL_OUT, b, n, n, &o), PF_NF_ACCEPT);
 	ck_assert_str_eq(loglines[0], "IN= OUT=out0 SRC=198.18.0.2 DST=198.19.0.2 LEN=31 "
 				      "TOS=0x00 PREC=0x00 TTL=64 ID=4660 DF PROTO=UDP SPT=5002 "
 				      "DPT=54 LEN=11 UID=1000 GID=100 ");
@@ -732,7 +623,7 @@ START_TEST(log_input_macdecode_uid)
 	nlog = 0;
 	n = hex(b, "450000181234000040060000c6120002c61300029c400050");
 	fix_ip(b);
-	ck_assert_int_eq(run(PF_NF_LOCAL_OUT, b, n, n, &o), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_LOCAL_OUT, b, n, n, &o), PF_NF_ACCEPT);
 	ck_assert_str_eq(loglines[0], "IN= OUT=out0 SRC=198.18.0.2 DST=198.19.0.2 LEN=24 "
 				      "TOS=0x00 PREC=0x00 TTL=64 ID=4660 PROTO=TCP INCOMPLETE [4 "
 				      "bytes] ");
@@ -740,7 +631,7 @@ START_TEST(log_input_macdecode_uid)
 	n = hex(b, "4500003a000000004001edd3c6120001c61200020309893a000000004508001e1234400040"
 		   "119c6bc6120002c612000117700007000af3d16869");
 	fix_ip(b);
-	ck_assert_int_eq(run(PF_NF_LOCAL_OUT, b, n, n, &o), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_LOCAL_OUT, b, n, n, &o), PF_NF_ACCEPT);
 	ck_assert_str_eq(loglines[0],
 			 "IN= OUT=out0 SRC=198.18.0.1 DST=198.18.0.2 LEN=58 TOS=0x00 PREC=0x00 "
 			 "TTL=64 ID=0 PROTO=ICMP TYPE=3 CODE=9 [SRC=198.18.0.2 DST=198.18.0.1 "
@@ -842,7 +733,7 @@ START_TEST(reject_quote_limit_and_icmp_errors)
 	/* not for this host at link level, or to a broadcast address: nothing */
 	struct pf_packet_meta m = fmeta();
 	m.pkt_type = 3;
-	ck_assert_int_eq(run(PF_NF_FORWARD, b, n, n, &m), PF_NF_DROP);
+	ck_assert_int_eq(eval_pkt(PF_NF_FORWARD, b, n, n, &m), PF_NF_DROP);
 	ck_assert_uint_eq(res.reply_len, 0);
 	memset(b + 16, 0xff, 4);
 	fix_ip(b);
@@ -860,14 +751,14 @@ START_TEST(reject_input)
 	size_t n = hex(b, P_UDPLOCAL);
 	struct pf_packet_meta m = fmeta();
 	m.out_iface = NULL;
-	ck_assert_int_eq(run(PF_NF_LOCAL_IN, b, n, n, &m), PF_NF_DROP);
+	ck_assert_int_eq(eval_pkt(PF_NF_LOCAL_IN, b, n, n, &m), PF_NF_DROP);
 	/* from the packet's destination; TOS 0x08 -> 0xc8 */
 	expect_bytes(
 	    res.reply, res.reply_len,
 	    "45c8003a000000004001edd3c6120001c61200020309893a000000004508001e1234400040119c"
 	    "6bc6120002c612000117700007000af3d16869");
 	n = hex(b, P_ACK);
-	ck_assert_int_eq(run(PF_NF_LOCAL_IN, b, n, n, &m), PF_NF_DROP);
+	ck_assert_int_eq(eval_pkt(PF_NF_LOCAL_IN, b, n, n, &m), PF_NF_DROP);
 	ck_assert_uint_eq(res.reply_len, 28 + 45);
 	ck_assert_uint_eq(res.reply[20], 3);
 	ck_assert_uint_eq(res.reply[21], 13);
@@ -892,7 +783,7 @@ START_TEST(nat_dnat_snat)
 	m.out_iface = NULL;
 	/* DNAT port 80 -> 8080 (needs the tcp match) */
 	size_t n = hex(b, P_SYN);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	if (res.packet_changed) {
 		expect_bytes(b + 16, 4, "c6130009");
 		expect_bytes(b + 22, 2, "1f90");
@@ -900,7 +791,7 @@ START_TEST(nat_dnat_snat)
 	}
 	/* DNAT to a range: the first address; port 53 is inside 53-60: kept */
 	n = hex(b, P_UDP);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	expect_bytes(b + 16, 4, "c6130007");
 	expect_bytes(b + 22, 2, "0035");
 	ck_assert(ip_ok(b) && l4_ok(b));
@@ -908,27 +799,27 @@ START_TEST(nat_dnat_snat)
 	n = hex(b, P_UDP0);
 	b[22] = 0;
 	b[23] = 61;
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	expect_bytes(b + 22, 2, "0035");
 	expect_bytes(b + 26, 2, "0000"); /* no UDP checksum: stays 0 */
 	ck_assert(ip_ok(b));
 	/* not NEW: the nat table is not traversed */
 	m.ct_state = PF_CT_ESTABLISHED;
 	n = hex(b, P_UDP);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	expect_bytes(b, n, P_UDP);
 	/* SNAT: 198.18.0.2 -> 198.20.0.1, port 5000 -> 1000 */
 	m.ct_state = PF_CT_NEW;
 	m.in_iface = NULL;
 	m.out_iface = "out0";
 	n = hex(b, P_UDP);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	expect_bytes(b + 12, 4, "c6140001");
 	expect_bytes(b + 20, 2, "03e8");
 	ck_assert(ip_ok(b) && l4_ok(b));
 	/* SNAT: the source already fits the range: unchanged */
 	n = hex(b, P_ACK);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	expect_bytes(b, n, P_ACK);
 	ck_assert(!res.packet_changed);
 	expect_counters("nat", "PREROUTING", 2, 2, 38 + 31);
@@ -948,26 +839,26 @@ START_TEST(nat_masquerade_redirect)
 	struct pf_packet_meta m = {.out_iface = "out0", .ct_state = PF_CT_NEW};
 	m.out_addr = htonl(0xc6130001);
 	size_t n = hex(b, P_ACK);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	expect_bytes(b + 12, 4, "c6130001");
 	expect_bytes(b + 20, 2, "9c41");
 	ck_assert(ip_ok(b) && l4_ok(b));
 	m.out_iface = "out1";
 	n = hex(b, P_UDP);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_ACCEPT);
 	expect_bytes(b + 12, 4, "c6130001");
 	expect_bytes(b + 20, 2, "0bb8");
 	ck_assert(ip_ok(b) && l4_ok(b));
 	/* no address on the interface: dropped */
 	m.out_addr = 0;
 	n = hex(b, P_UDP);
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_DROP);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &m), PF_NF_DROP);
 	/* REDIRECT in PREROUTING: to the input interface's address */
 	struct pf_packet_meta p = fmeta();
 	p.out_iface = NULL;
 	p.ct_state = PF_CT_NEW;
 	n = hex(b, P_UDP);
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &p), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &p), PF_NF_ACCEPT);
 	expect_bytes(b + 16, 8,
 		     "c61200011388"
 		     "1f75");
@@ -975,7 +866,7 @@ START_TEST(nat_masquerade_redirect)
 	/* REDIRECT in OUTPUT: to 127.0.0.1; the echo id is kept */
 	struct pf_packet_meta o = {.out_iface = "out0", .ct_state = PF_CT_NEW};
 	n = hex(b, P_PING);
-	ck_assert_int_eq(run(PF_NF_LOCAL_OUT, b, n, n, &o), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_LOCAL_OUT, b, n, n, &o), PF_NF_ACCEPT);
 	expect_bytes(b + 16, 4, "7f000001");
 	expect_bytes(b + 24, 2, "4242");
 	ck_assert(ip_ok(b));
@@ -1035,7 +926,7 @@ START_TEST(nat_kernel_bytes)
 	post.out_addr = htonl(0xc6130001);
 	/* DNAT :57 -> :7000, then forwarded (TTL 63) */
 	size_t n = hex(b, "4500001d1234400040119c72c6120002c6130002138800390009fef061");
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &pre), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &pre), PF_NF_ACCEPT);
 	b[8]--;
 	fix_ip(b);
 	expect_bytes(b, n, "4500001d123440003f119d72c6120002c613000213881b580009e3d161");
@@ -1045,7 +936,7 @@ START_TEST(nat_kernel_bytes)
 	b[15] = 3;
 	b[11]--;
 	b[27]--;
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &pre), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &pre), PF_NF_ACCEPT);
 	b[15] = 2;
 	b[11]++;
 	b[27]++;
@@ -1056,23 +947,23 @@ START_TEST(nat_kernel_bytes)
 	b[15] = 3;
 	b[11]--;
 	b[27]--;
-	ck_assert_int_eq(run(PF_NF_PRE_ROUTING, b, n, n, &pre), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_PRE_ROUTING, b, n, n, &pre), PF_NF_ACCEPT);
 	ck_assert(!res.packet_changed);
 	/* SNAT, port kept */
 	n = fwd(b, "4500001d1234400040119c72c6120002c61300021388003a0009feef61");
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &post), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &post), PF_NF_ACCEPT);
 	expect_bytes(b, n, "4500001d123440003f119d72c6130001c61300021388003a0009feef61");
 	/* SNAT to 4000-6000: 5000 inside, kept */
 	n = fwd(b, "4500001d1234400040119c72c6120002c61300021388003e0009feeb61");
 	b[15] = 3;
 	b[11]--;
 	b[27]--;
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &post), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &post), PF_NF_ACCEPT);
 	expect_bytes(b, n, "4500001d123440003f119d72c6130001c61300021388003e0009feeb61");
 	/* MASQUERADE */
 	n = fwd(b,
 		"450000281234400040069c72c6120002c6130002a02d003b00000007000000005002faf088580000");
-	ck_assert_int_eq(run(PF_NF_POST_ROUTING, b, n, n, &post), PF_NF_ACCEPT);
+	ck_assert_int_eq(eval_pkt(PF_NF_POST_ROUTING, b, n, n, &post), PF_NF_ACCEPT);
 	expect_bytes(b, n,
 		     "45000028123440003f069d72c6130001c6130002a02d003b00000007000000005002faf0"
 		     "88580000");
@@ -1083,7 +974,7 @@ static Suite *targets_suite(void)
 {
 	Suite *s = suite_create("eval_targets");
 	TCase *tc = tcase_create("targets");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, fixture_teardown);
 	tcase_add_test(tc, mark_forms);
 	tcase_add_test(tc, connmark_modes);
 	tcase_add_test(tc, ttl_set_inc_dec);
@@ -1108,9 +999,5 @@ static Suite *targets_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(targets_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(targets_suite());
 }

@@ -4,51 +4,7 @@
  * -L summaries (with and without -n) and iptables' messages and exit codes for bad input.
  * Expected strings were taken from iptables-legacy 1.8.9.
  */
-#include <check.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/pktfilt.h"
-
-static pf_ruleset *rs;
-static char outbuf[65536];
-static struct pf_error err;
-
-static void setup(void)
-{
-	rs = pf_ruleset_new();
-	ck_assert_ptr_nonnull(rs);
-}
-
-static void teardown(void)
-{
-	pf_ruleset_free(rs);
-}
-
-/* Run a command; return its output (static buffer) and fill *code (0 on success). */
-static const char *run(const char *cmd, int *code)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	memset(&err, 0, sizeof(err));
-	int rc = pf_ruleset_command_string(rs, cmd, f, &err);
-	fclose(f);
-	snprintf(outbuf, sizeof(outbuf), "%s", buf ? buf : "");
-	free(buf);
-	if (code)
-		*code = rc ? err.code : 0;
-	return outbuf;
-}
-
-static void ok(const char *cmd)
-{
-	int code;
-	run(cmd, &code);
-	ck_assert_msg(code == 0, "command '%s' failed: %s", cmd, err.message);
-}
+#include "helpers.h"
 
 /* Append `cmd` (an -A INPUT ... line) to an empty INPUT and compare -S INPUT's rule line. */
 static void canon(const char *cmd, const char *rule)
@@ -59,38 +15,6 @@ static void canon(const char *cmd, const char *rule)
 	snprintf(expect, sizeof(expect), "-P INPUT ACCEPT\n%s\n", rule);
 	ck_assert_str_eq(run("-S INPUT", NULL), expect);
 }
-
-/* The match part of the -L line of the only rule in INPUT (after the destination column). */
-static const char *listed(const char *cmd, bool numeric)
-{
-	static char line[4096];
-	ok("-F INPUT");
-	ok(cmd);
-	const char *out = run(numeric ? "-L INPUT -n" : "-L INPUT", NULL);
-	/* Third line: the rule. The columns end after "target prot opt source destination":
-	 * 10 + 6 + 3 + 21 + 21 characters. */
-	const char *p = strchr(out, '\n');
-	ck_assert_ptr_nonnull(p);
-	p = strchr(p + 1, '\n');
-	ck_assert_ptr_nonnull(p);
-	p++;
-	const char *end = strchr(p, '\n');
-	size_t n = end ? (size_t)(end - p) : strlen(p);
-	ck_assert_uint_ge(n, 61);
-	snprintf(line, sizeof(line), "%.*s", (int)(n - 61), p + 61);
-	return line;
-}
-
-static void fails(const char *cmd, int code, const char *msg)
-{
-	int c;
-	run(cmd, &c);
-	ck_assert_msg(c == code, "command '%s': code %d, expected %d (%s)", cmd, c, code,
-		      err.message);
-	ck_assert_str_eq(err.message, msg);
-}
-
-#define INVAL "Invalid argument. Run `dmesg' for more information"
 
 /* ---- tcp ---- */
 
@@ -124,24 +48,25 @@ START_TEST(tcp_flags_two_words)
 	      "-A INPUT -p tcp -m tcp --tcp-flags FIN,SYN FIN,SYN -j DROP");
 	fails("-A INPUT -p tcp --tcp-flags FOO SYN", 2, "Unknown TCP flag `FOO'");
 	fails("-A INPUT -p tcp --tcp-flags SYN ! SYN", 2, "--tcp-flags requires two args.");
-	ck_assert_str_eq(listed("-A INPUT -p tcp --tcp-flags syn,ack ack", false),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp --tcp-flags syn,ack ack", false),
 			 " tcp flags:SYN,ACK/ACK");
-	ck_assert_str_eq(listed("-A INPUT -p tcp --tcp-flags syn,ack ack", true),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp --tcp-flags syn,ack ack", true),
 			 " tcp flags:0x12/0x10");
 }
 END_TEST
 
 START_TEST(tcp_list)
 {
-	ck_assert_str_eq(listed("-A INPUT -p tcp --dport 22", false), " tcp dpt:ssh");
-	ck_assert_str_eq(listed("-A INPUT -p tcp --dport 22", true), " tcp dpt:22");
-	ck_assert_str_eq(listed("-A INPUT -p tcp ! --tcp-option 8 --sport 1:2", true),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp --dport 22", false), " tcp dpt:ssh");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp --dport 22", true), " tcp dpt:22");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp ! --tcp-option 8 --sport 1:2", true),
 			 " tcp spts:1:2 option=!8");
-	ck_assert_str_eq(listed("-A INPUT -p tcp ! --syn", false),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp ! --syn", false),
 			 " tcp flags:!FIN,SYN,RST,ACK/SYN");
-	ck_assert_str_eq(listed("-A INPUT -p tcp ! --syn", true), " tcp flags:!0x17/0x02");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp ! --syn", true), " tcp flags:!0x17/0x02");
 	/* Inverted full range: not saved, but listed. */
-	ck_assert_str_eq(listed("-A INPUT -p tcp ! --sport :", true), " tcp spts:!0:65535");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp ! --sport :", true),
+			 " tcp spts:!0:65535");
 }
 END_TEST
 
@@ -173,9 +98,9 @@ START_TEST(udp_canonical)
 	canon("-A INPUT -p udp --sport 010", "-A INPUT -p udp -m udp --sport 10");
 	canon("-A INPUT -p udp --dport 65536", "-A INPUT -p udp -m udp --dport 0");
 	canon("-A INPUT -p udp -m udp", "-A INPUT -p udp -m udp");
-	ck_assert_str_eq(listed("-A INPUT -p udp ! --sport 67 ! --dport 67:68", false),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p udp ! --sport 67 ! --dport 67:68", false),
 			 " udp spt:!bootps dpts:!bootps:bootpc");
-	ck_assert_str_eq(listed("-A INPUT -p udp ! --sport 67 ! --dport 67:68", true),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p udp ! --sport 67 ! --dport 67:68", true),
 			 " udp spt:!67 dpts:!67:68");
 }
 END_TEST
@@ -200,7 +125,7 @@ START_TEST(sctp_canonical)
 	canon("-A INPUT -p sctp --sport : --dport 0:65535",
 	      "-A INPUT -p sctp -m sctp --sport 0:65535 --dport 0:65535");
 	canon("-A INPUT -p sctp -m sctp", "-A INPUT -p sctp -m sctp");
-	ck_assert_str_eq(listed("-A INPUT -p sctp ! --sport 1:2 ! --dport 5", true),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p sctp ! --sport 1:2 ! --dport 5", true),
 			 " sctp spts:!1:2 dpt:!5");
 	fails("-A INPUT -p sctp --dport 1 --dport 2", 2, "Only one `--destination-port' allowed");
 	fails("-A INPUT -p sctp --dport 70000", 2, "invalid port/service `70000' specified");
@@ -221,11 +146,13 @@ START_TEST(sctp_chunks_two_words)
 	      "-A INPUT -p sctp -m sctp --chunk-types any DATA:B,INIT,ABORT:t,SHUTDOWN_COMPLETE:T");
 	canon("-A INPUT -p sctp --chunk-types any ,",
 	      "-A INPUT -p sctp -m sctp --chunk-types any NONE");
-	ck_assert_str_eq(listed("-A INPUT -p sctp --chunk-types only DATA:Be,ABORT:T", false),
-			 " sctp only DATA:Be,ABORT:T");
-	ck_assert_str_eq(listed("-A INPUT -p sctp --chunk-types only DATA:Be,ABORT:T", true),
-			 " sctp only 0x0000:Be,0x0006:T");
-	ck_assert_str_eq(listed("-A INPUT -p sctp ! --chunk-types all INIT,SACK", true),
+	ck_assert_str_eq(
+	    listed("INPUT", "-A INPUT -p sctp --chunk-types only DATA:Be,ABORT:T", false),
+	    " sctp only DATA:Be,ABORT:T");
+	ck_assert_str_eq(
+	    listed("INPUT", "-A INPUT -p sctp --chunk-types only DATA:Be,ABORT:T", true),
+	    " sctp only 0x0000:Be,0x0006:T");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p sctp ! --chunk-types all INIT,SACK", true),
 			 " sctp ! all 0x0001,0x0003");
 	fails("-A INPUT -p sctp --chunk-types none INIT", 2,
 	      "Match type has to be one of \"ALL\", \"ANY\" or \"ONLY\"");
@@ -257,14 +184,19 @@ END_TEST
 
 START_TEST(icmp_list)
 {
-	ck_assert_str_eq(listed("-A INPUT -p icmp --icmp-type 8", false), " icmp echo-request");
-	ck_assert_str_eq(listed("-A INPUT -p icmp --icmp-type 8", true), " icmptype 8");
-	ck_assert_str_eq(listed("-A INPUT -p icmp ! --icmp-type 8", false), " icmp !echo-request");
-	ck_assert_str_eq(listed("-A INPUT -p icmp ! --icmp-type 8", true), " icmp !type 8");
-	ck_assert_str_eq(listed("-A INPUT -p icmp --icmp-type 3/16", false), " icmptype 3 code 16");
-	ck_assert_str_eq(listed("-A INPUT -p icmp --icmp-type 255/3", true),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p icmp --icmp-type 8", false),
+			 " icmp echo-request");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p icmp --icmp-type 8", true), " icmptype 8");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p icmp ! --icmp-type 8", false),
+			 " icmp !echo-request");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p icmp ! --icmp-type 8", true),
+			 " icmp !type 8");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p icmp --icmp-type 3/16", false),
+			 " icmptype 3 code 16");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p icmp --icmp-type 255/3", true),
 			 " icmptype 255 code 3");
-	ck_assert_str_eq(listed("-A INPUT -p icmp --icmp-type any", true), " icmptype 255");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p icmp --icmp-type any", true),
+			 " icmptype 255");
 }
 END_TEST
 
@@ -300,9 +232,10 @@ START_TEST(multiport_canonical)
 	      "-A INPUT -p tcp -m multiport --dports 22,8");
 	canon("-A INPUT -p dccp -m multiport --dports 5",
 	      "-A INPUT -p dccp -m multiport --dports 5");
-	ck_assert_str_eq(listed("-A INPUT -p tcp -m multiport ! --dports 1:1023,25", false),
-			 " multiport dports  !tcpmux:1023,smtp");
-	ck_assert_str_eq(listed("-A INPUT -p tcp -m multiport ! --dports 1:1023,25", true),
+	ck_assert_str_eq(
+	    listed("INPUT", "-A INPUT -p tcp -m multiport ! --dports 1:1023,25", false),
+	    " multiport dports  !tcpmux:1023,smtp");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp -m multiport ! --dports 1:1023,25", true),
 			 " multiport dports  !1:1023,25");
 }
 END_TEST
@@ -337,7 +270,7 @@ START_TEST(tcpmss_length)
 	canon("-A INPUT -p tcp -m tcpmss ! --mss :536", "-A INPUT -p tcp -m tcpmss ! --mss 0:536");
 	canon("-A INPUT -p tcp -m tcpmss --mss 5:5", "-A INPUT -p tcp -m tcpmss --mss 5");
 	canon("-A INPUT -p tcp -m tcpmss --mss \"\"", "-A INPUT -p tcp -m tcpmss --mss 0");
-	ck_assert_str_eq(listed("-A INPUT -p tcp -m tcpmss ! --mss 536:", true),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -p tcp -m tcpmss ! --mss 536:", true),
 			 " tcpmss match !536:65535");
 	fails("-A INPUT -p tcp -m tcpmss --mss 1500:1000", 2, "tcpmss: invalid range given");
 	fails("-A INPUT -p tcp -m tcpmss --mss 65536", 2,
@@ -350,8 +283,9 @@ START_TEST(tcpmss_length)
 	canon("-A INPUT -m length --length 100:50", "-A INPUT -m length --length 100:50");
 	canon("-A INPUT -m length --length 0x10:010", "-A INPUT -m length --length 16:8");
 	canon("-A INPUT -m length ! --length 5:5", "-A INPUT -m length ! --length 5");
-	ck_assert_str_eq(listed("-A INPUT -m length ! --length 5", false), " length !5");
-	ck_assert_str_eq(listed("-A INPUT -m length --length :256", true), " length 0:256");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m length ! --length 5", false), " length !5");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m length --length :256", true),
+			 " length 0:256");
 	fails("-A INPUT -m length --length 1:2:3", 2,
 	      "length: Too many components for option \"--length\" (max: 2)\n");
 	fails("-A INPUT -m length --length 1:2x", 2,
@@ -371,9 +305,12 @@ START_TEST(ttl)
 	canon("-A INPUT -m ttl --ttl-lt 0x10", "-A INPUT -m ttl --ttl-lt 16");
 	canon("-A INPUT -m ttl --ttl-gt 255", "-A INPUT -m ttl --ttl-gt 255");
 	canon("-A INPUT -m ttl ! --ttl 5", "-A INPUT -m ttl ! --ttl-eq 5");
-	ck_assert_str_eq(listed("-A INPUT -m ttl ! --ttl-eq 1", false), " TTL match TTL != 1");
-	ck_assert_str_eq(listed("-A INPUT -m ttl --ttl-lt 10", true), " TTL match TTL < 10");
-	ck_assert_str_eq(listed("-A INPUT -m ttl --ttl-gt 10", true), " TTL match TTL > 10");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m ttl ! --ttl-eq 1", false),
+			 " TTL match TTL != 1");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m ttl --ttl-lt 10", true),
+			 " TTL match TTL < 10");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m ttl --ttl-gt 10", true),
+			 " TTL match TTL > 10");
 	fails("-A INPUT -m ttl ! --ttl-lt 5", 2, "ttl: option \"--ttl-lt\" cannot be inverted.\n");
 	fails("-A INPUT -m ttl --ttl-eq 256", 2,
 	      "ttl: bad value for option \"--ttl-eq\", or out of range (0-255).\n");
@@ -397,12 +334,14 @@ START_TEST(tos)
 	canon("-A INPUT -m tos ! --tos 0x08", "-A INPUT -m tos ! --tos 0x08/0xff");
 	canon("-A INPUT -m tos --tos 16", "-A INPUT -m tos --tos 0x10/0xff");
 	canon("-A INPUT -m tos --tos 0/0", "-A INPUT -m tos --tos 0x00/0x00");
-	ck_assert_str_eq(listed("-A INPUT -m tos --tos 0x10/0x3f", false),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m tos --tos 0x10/0x3f", false),
 			 " tos match Minimize-Delay");
-	ck_assert_str_eq(listed("-A INPUT -m tos --tos 0x10/0x3f", true), " tos match0x10/0x3f");
-	ck_assert_str_eq(listed("-A INPUT -m tos ! --tos Minimize-Cost", false),
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m tos --tos 0x10/0x3f", true),
+			 " tos match0x10/0x3f");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m tos ! --tos Minimize-Cost", false),
 			 " tos match! Minimize-Cost");
-	ck_assert_str_eq(listed("-A INPUT -m tos ! --tos 0x08", false), " tos match!0x08/0xff");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m tos ! --tos 0x08", false),
+			 " tos match!0x08/0xff");
 	fails("-A INPUT -m tos --tos 0x100", 2, "Symbolic name \"0x100\" is unknown");
 	fails("-A INPUT -m tos --tos 0x10/0x100", 2, "Illegal value: \"0x10/0x100\"");
 	fails("-A INPUT -m tos --tos 3x", 2, "Illegal value: \"3x\"");
@@ -421,8 +360,9 @@ START_TEST(dscp)
 	canon("-A INPUT -m dscp --dscp-class ef", "-A INPUT -m dscp --dscp 0x2e");
 	canon("-A INPUT -m dscp ! --dscp-class AF41", "-A INPUT -m dscp ! --dscp 0x22");
 	canon("-A INPUT -m dscp --dscp-class CS7", "-A INPUT -m dscp --dscp 0x38");
-	ck_assert_str_eq(listed("-A INPUT -m dscp ! --dscp 0x22", false), " DSCP match !0x22");
-	ck_assert_str_eq(listed("-A INPUT -m dscp --dscp 63", true), " DSCP match 0x3f");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m dscp ! --dscp 0x22", false),
+			 " DSCP match !0x22");
+	ck_assert_str_eq(listed("INPUT", "-A INPUT -m dscp --dscp 63", true), " DSCP match 0x3f");
 	fails("-A INPUT -m dscp --dscp 64", 2,
 	      "dscp: bad value for option \"--dscp\", or out of range (0-63).\n");
 	fails("-A INPUT -m dscp --dscp-class XX", 2, "Invalid DSCP value `XX'");
@@ -485,13 +425,13 @@ static Suite *suite(void)
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		TCase *tc = tcase_create(tests[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 		tcase_add_test(tc, tests[i].test);
 		suite_add_tcase(s, tc);
 	}
 	/* Options taking two words: they need the core's PF_ARG_TWO support. */
 	TCase *tc = tcase_create("two_word_options");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 	tcase_add_test(tc, tcp_flags_two_words);
 	tcase_add_test(tc, sctp_chunks_two_words);
 	suite_add_tcase(s, tc);
@@ -500,9 +440,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(suite());
 }

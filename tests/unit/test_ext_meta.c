@@ -6,51 +6,7 @@
  * refusals (chains and tables an extension is not allowed in). Expected strings were taken
  * from iptables-legacy 1.8.9.
  */
-#include <check.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/pktfilt.h"
-
-static pf_ruleset *rs;
-static char outbuf[65536];
-static struct pf_error err;
-
-static void setup(void)
-{
-	rs = pf_ruleset_new();
-	ck_assert_ptr_nonnull(rs);
-}
-
-static void teardown(void)
-{
-	pf_ruleset_free(rs);
-}
-
-/* Run a command; return its output (static buffer) and fill *code (0 on success). */
-static const char *run(const char *cmd, int *code)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	memset(&err, 0, sizeof(err));
-	int rc = pf_ruleset_command_string(rs, cmd, f, &err);
-	fclose(f);
-	snprintf(outbuf, sizeof(outbuf), "%s", buf ? buf : "");
-	free(buf);
-	if (code)
-		*code = rc ? err.code : 0;
-	return outbuf;
-}
-
-static void ok(const char *cmd)
-{
-	int code;
-	run(cmd, &code);
-	ck_assert_msg(code == 0, "command '%s' failed: %s", cmd, err.message);
-}
+#include "helpers.h"
 
 /* Empty every table, then run cmd (which appends one rule to chain in table, "" being
  * filter) and compare the chain's -S output with its policy and that one rule. */
@@ -67,40 +23,6 @@ static void canon_t(const char *table, const char *chain, const char *cmd, const
 	snprintf(expect, sizeof(expect), "-P %s ACCEPT\n%s\n", chain, rule);
 	ck_assert_str_eq(run(c, NULL), expect);
 }
-
-/* The match part of the -L line of the only rule in the filter chain (after the destination
- * column: 10 + 6 + 3 + 21 + 21 characters). */
-static const char *listed(const char *chain, const char *cmd, bool numeric)
-{
-	static char line[4096];
-	char c[256];
-	snprintf(c, sizeof(c), "-F %s", chain);
-	ok(c);
-	ok(cmd);
-	snprintf(c, sizeof(c), "-L %s%s", chain, numeric ? " -n" : "");
-	const char *out = run(c, NULL);
-	const char *p = strchr(out, '\n');
-	ck_assert_ptr_nonnull(p);
-	p = strchr(p + 1, '\n');
-	ck_assert_ptr_nonnull(p);
-	p++;
-	const char *end = strchr(p, '\n');
-	size_t n = end ? (size_t)(end - p) : strlen(p);
-	ck_assert_uint_ge(n, 61);
-	snprintf(line, sizeof(line), "%.*s", (int)(n - 61), p + 61);
-	return line;
-}
-
-static void fails(const char *cmd, int code, const char *msg)
-{
-	int c;
-	run(cmd, &c);
-	ck_assert_msg(c == code, "command '%s': code %d, expected %d (%s)", cmd, c, code,
-		      err.message);
-	ck_assert_str_eq(err.message, msg);
-}
-
-#define INVAL "Invalid argument. Run `dmesg' for more information"
 
 START_TEST(iprange_canonical)
 {
@@ -620,7 +542,7 @@ static Suite *suite(void)
 	};
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		TCase *tc = tcase_create(tests[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 		tcase_add_test(tc, tests[i].test);
 		suite_add_tcase(s, tc);
 	}
@@ -629,9 +551,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(suite());
 }

@@ -5,65 +5,13 @@
  * messages and exit codes for invalid ones. Expected strings were taken from
  * iptables-legacy 1.8.9 (on a kernel with HZ=250).
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/pktfilt.h"
-
-static pf_ruleset *rs;
-static char outbuf[65536];
-static struct pf_error err;
-
-static void setup(void)
-{
-	rs = pf_ruleset_new();
-	ck_assert_ptr_nonnull(rs);
-}
-
-static void teardown(void)
-{
-	pf_ruleset_free(rs);
-}
-
-/* Run a command; return its output (static buffer) and fill *code. */
-static const char *run(const char *cmd, int *code)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	int rc = pf_ruleset_command_string(rs, cmd, f, &err);
-	fclose(f);
-	snprintf(outbuf, sizeof(outbuf), "%s", buf ? buf : "");
-	free(buf);
-	if (code)
-		*code = rc ? err.code : 0;
-	return outbuf;
-}
-
-static void ok(const char *cmd)
-{
-	int code;
-	run(cmd, &code);
-	ck_assert_msg(code == 0, "command '%s' failed: %s", cmd, err.message);
-}
+#include "helpers.h"
 
 /* Back to an empty rule set. */
 static void reset(void)
 {
 	pf_ruleset_free(rs);
-	setup();
-}
-
-/* The command fails with this code and message, and changes nothing. */
-static void fails(const char *cmd, int code, const char *msg)
-{
-	int c;
-	run(cmd, &c);
-	ck_assert_msg(c == code, "command '%s': code %d, expected %d (%s)", cmd, c, code,
-		      err.message);
-	ck_assert_str_eq(err.message, msg);
+	fixture_setup();
 }
 
 /* Strip the "-P"/"-N" lines of a -S listing. */
@@ -599,7 +547,7 @@ static Suite *rate_suite(void)
 {
 	Suite *s = suite_create("ext_rate");
 	TCase *tc = tcase_create("rate");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 	tcase_add_test(tc, ext_limit);
 	tcase_add_test(tc, ext_hashlimit);
 	tcase_add_test(tc, ext_connlimit);
@@ -617,9 +565,5 @@ static Suite *rate_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(rate_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(rate_suite());
 }

@@ -8,12 +8,7 @@
  * canonical forms (aliases, defaults, option order), -L summaries, option errors, and the
  * kernel's refusals (wrong table or chain, missing -p).
  */
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/pktfilt.h"
+#include "helpers.h"
 
 struct target_case {
 	const char *argv[24];
@@ -31,7 +26,7 @@ struct target_case {
 static char *captured;
 
 /* Run argv on rs; stdout goes to captured (malloc'd), the return value is the exit code. */
-static int run(pf_ruleset *rs, const char *const *argv, struct pf_error *err)
+static int run_argv(pf_ruleset *rs, const char *const *argv, struct pf_error *err)
 {
 	int argc = 0;
 	char *args[32];
@@ -54,7 +49,7 @@ static int run_words(pf_ruleset *rs, const char *a, const char *b, const char *c
 {
 	const char *argv[] = {a, b, c, d, e, NULL};
 	struct pf_error err;
-	return run(rs, argv, &err);
+	return run_argv(rs, argv, &err);
 }
 
 /* Line n (0-based) of captured output, or "". */
@@ -116,7 +111,7 @@ static void check_case(const struct target_case *tc)
 	pf_ruleset *rs = pf_ruleset_new();
 	ck_assert_ptr_nonnull(rs);
 	struct pf_error err;
-	int code = run(rs, tc->argv, &err);
+	int code = run_argv(rs, tc->argv, &err);
 	ck_assert_msg(code == tc->code, "%s: exit %d, iptables %d (%s)", what, code, tc->code,
 		      err.message);
 	ck_assert_msg(strcmp(stderr_text(&err), tc->err) == 0, "%s: stderr\n%s\niptables:\n%s",
@@ -207,9 +202,5 @@ int main(void)
 		suite_add_tcase(s, tc);
 	}
 
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(s);
 }

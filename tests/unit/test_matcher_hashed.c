@@ -12,31 +12,7 @@
  * cut options), multiport lists, and packets the transport matches hotdrop (cut headers,
  * offset-8 fragments).
  */
-#include <check.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "pktfilt/engine.h"
-#include "pktfilt/pktfilt.h"
-
-/* ---- deterministic randomness ---- */
-
-static uint64_t rng;
-
-static uint32_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)(rng >> 16);
-}
-
-static unsigned pick(unsigned n)
-{
-	return rnd() % n;
-}
+#include "helpers.h"
 
 /* ---- rule text ---- */
 
@@ -65,15 +41,6 @@ static void port(char *b, size_t n)
 		snprintf(b, n, "%u", a);
 		break;
 	}
-}
-
-static void cat(char *r, size_t n, const char *fmt, ...)
-{
-	size_t l = strlen(r);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(r + l, n - l, fmt, ap);
-	va_end(ap);
 }
 
 /* A random rule body for a chain of the mangle table (everything but -A CHAIN). */
@@ -177,32 +144,21 @@ static void rule_text(char *r, size_t n, int chain)
 	/* else: no target, a counting rule */
 }
 
-static int cmd(pf_ruleset *rs, const char *fmt, ...)
-{
-	char c[1024];
-	struct pf_error err;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(c, sizeof(c), fmt, ap);
-	va_end(ap);
-	return pf_ruleset_command_string(rs, c, NULL, &err);
-}
-
 static pf_ruleset *random_ruleset(unsigned nrules)
 {
 	pf_ruleset *rs = pf_ruleset_new();
 	for (int c = 1; c < NCHAINS; c++)
-		ck_assert_int_eq(cmd(rs, "-t mangle -N %s", chains[c]), 0);
-	cmd(rs, "-t mangle -P FORWARD %s", pick(2) ? "ACCEPT" : "DROP");
+		ck_assert_int_eq(try_cmdf(rs, "-t mangle -N %s", chains[c]), 0);
+	try_cmdf(rs, "-t mangle -P FORWARD %s", pick(2) ? "ACCEPT" : "DROP");
 	for (unsigned i = 0; i < nrules; i++) {
 		int c = pick(3) ? 0 : 1 + (int)pick(NCHAINS - 1);
 		char r[512];
 		rule_text(r, sizeof(r), c);
-		ck_assert_msg(cmd(rs, "-t mangle -A %s %s", chains[c], r) == 0, "%s", r);
+		ck_assert_msg(try_cmdf(rs, "-t mangle -A %s %s", chains[c], r) == 0, "%s", r);
 	}
 	/* And a little of the filter table after mangle at the same hook. */
-	cmd(rs, "-A FORWARD -p tcp --dport 22 -j DROP");
-	cmd(rs, "-A FORWARD -m mark --mark 0x1/0x3 -j DROP");
+	try_cmdf(rs, "-A FORWARD -p tcp --dport 22 -j DROP");
+	try_cmdf(rs, "-A FORWARD -m mark --mark 0x1/0x3 -j DROP");
 	return rs;
 }
 
@@ -266,17 +222,6 @@ static size_t random_packet(uint8_t *b, size_t cap, const char **in, const char 
 
 /* ---- comparison ---- */
 
-static char *save_text(pf_engine *e, unsigned flags)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	struct pf_error err;
-	ck_assert_int_eq(pf_engine_save(e, flags, f, &err), 0);
-	fclose(f);
-	return buf;
-}
-
 /* Only the rule lines ("-A ..."): policy counters are printed even without -c. */
 static char *rules_only(char *t)
 {
@@ -294,24 +239,9 @@ static char *rules_only(char *t)
 	return t;
 }
 
-static char *rs_text(const pf_ruleset *rs)
+static char *rs_text(const pf_ruleset *r)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	struct pf_error err;
-	ck_assert_int_eq(pf_ruleset_save(rs, NULL, 0, f, &err), 0);
-	fclose(f);
-	return rules_only(buf);
-}
-
-static pf_engine *compile(const pf_ruleset *rs, enum pf_matcher_kind m, uint64_t seed)
-{
-	struct pf_error err;
-	struct pf_engine_config cfg = {.matcher = m, .trace = true, .random_seed = seed};
-	pf_engine *e = pf_engine_new(rs, &cfg, &err);
-	ck_assert_msg(e != NULL, "compile: %s", err.message);
-	return e;
+	return rules_only(ruleset_text(r, NULL, 0));
 }
 
 static struct pf_eval_result ra, rb;
@@ -360,7 +290,7 @@ static void same_text(const char *what, const char *ta, const char *tb)
 
 static void same_counters(pf_engine *a, pf_engine *b)
 {
-	char *ta = save_text(a, PF_SAVE_COUNTERS), *tb = save_text(b, PF_SAVE_COUNTERS);
+	char *ta = engine_text(a, PF_SAVE_COUNTERS), *tb = engine_text(b, PF_SAVE_COUNTERS);
 	same_text("counters", ta, tb);
 	free(ta);
 	free(tb);
@@ -375,8 +305,8 @@ START_TEST(differential_random)
 	for (unsigned seed = 1; seed <= 60; seed++) {
 		rng = 0x9E3779B97F4A7C15ULL * seed;
 		pf_ruleset *rs = random_ruleset(10 + pick(150));
-		pf_engine *lin = compile(rs, PF_MATCHER_LINEAR, seed);
-		pf_engine *hash = compile(rs, PF_MATCHER_HASHED, seed);
+		pf_engine *lin = new_engine(rs, PF_MATCHER_LINEAR, seed);
+		pf_engine *hash = new_engine(rs, PF_MATCHER_HASHED, seed);
 		for (unsigned i = 0; i < 600; i++)
 			judge_both(lin, hash, (uint64_t)i * 100000000ull, true);
 		same_counters(lin, hash);
@@ -391,7 +321,7 @@ END_TEST
 START_TEST(default_is_hashed)
 {
 	pf_ruleset *rs = pf_ruleset_new();
-	ck_assert_int_eq(cmd(rs, "-A FORWARD -j ACCEPT"), 0);
+	ck_assert_int_eq(try_cmdf(rs, "-A FORWARD -j ACCEPT"), 0);
 	struct pf_engine_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	pf_engine *e = pf_engine_new(rs, &cfg, NULL);
@@ -424,7 +354,7 @@ static void random_change(pf_ruleset *rs, pf_engine **engines, int ne)
 	if (op < 4 || n == 0) {
 		size_t pos = pick(4) ? pick((unsigned)n + 1) : (pick(2) ? 0 : n);
 		rule_text(r, sizeof(r), c);
-		ck_assert_msg(cmd(rs, "-t mangle -I %s %zu %s", cn, pos + 1, r) == 0, "%s", r);
+		ck_assert_msg(try_cmdf(rs, "-t mangle -I %s %zu %s", cn, pos + 1, r) == 0, "%s", r);
 		const pf_rule *rule = pf_chain_rule_at(rs_chain(rs, "mangle", cn), pos);
 		for (int i = 0; i < ne; i++)
 			ck_assert_msg(
@@ -432,21 +362,21 @@ static void random_change(pf_ruleset *rs, pf_engine **engines, int ne)
 			    "%s", err.message);
 	} else if (op < 7) {
 		size_t pos = pick((unsigned)n);
-		ck_assert_int_eq(cmd(rs, "-t mangle -D %s %zu", cn, pos + 1), 0);
+		ck_assert_int_eq(try_cmdf(rs, "-t mangle -D %s %zu", cn, pos + 1), 0);
 		for (int i = 0; i < ne; i++)
 			ck_assert_int_eq(pf_engine_delete_rule(engines[i], "mangle", cn, pos, &err),
 					 0);
 	} else if (op < 9) {
 		size_t pos = pick((unsigned)n);
 		rule_text(r, sizeof(r), c);
-		ck_assert_msg(cmd(rs, "-t mangle -R %s %zu %s", cn, pos + 1, r) == 0, "%s", r);
+		ck_assert_msg(try_cmdf(rs, "-t mangle -R %s %zu %s", cn, pos + 1, r) == 0, "%s", r);
 		const pf_rule *rule = pf_chain_rule_at(rs_chain(rs, "mangle", cn), pos);
 		for (int i = 0; i < ne; i++)
 			ck_assert_int_eq(
 			    pf_engine_replace_rule(engines[i], "mangle", cn, pos, rule, &err), 0);
 	} else {
 		rule_text(r, sizeof(r), c);
-		ck_assert_msg(cmd(rs, "-t mangle -A %s %s", cn, r) == 0, "%s", r);
+		ck_assert_msg(try_cmdf(rs, "-t mangle -A %s %s", cn, r) == 0, "%s", r);
 		const pf_rule *rule = pf_chain_rule_at(rs_chain(rs, "mangle", cn), n);
 		for (int i = 0; i < ne; i++)
 			ck_assert_int_eq(
@@ -465,8 +395,8 @@ START_TEST(incremental_against_fresh)
 	for (unsigned seed = 1; seed <= 25; seed++) {
 		rng = 0xD1B54A32D192ED03ULL * seed;
 		pf_ruleset *rs = random_ruleset(pick(60));
-		pf_engine *eng[2] = {compile(rs, PF_MATCHER_LINEAR, seed),
-				     compile(rs, PF_MATCHER_HASHED, seed)};
+		pf_engine *eng[2] = {new_engine(rs, PF_MATCHER_LINEAR, seed),
+				     new_engine(rs, PF_MATCHER_HASHED, seed)};
 		uint64_t now = 0;
 		for (unsigned step = 0; step < 300; step++) {
 			random_change(rs, eng, 2);
@@ -475,15 +405,15 @@ START_TEST(incremental_against_fresh)
 		}
 		same_counters(eng[0], eng[1]);
 		/* Same rules as the rule set. */
-		char *want = rs_text(rs), *got = rules_only(save_text(eng[1], 0));
+		char *want = rs_text(rs), *got = rules_only(engine_text(eng[1], 0));
 		same_text("rules", want, got);
 		free(want);
 		free(got);
 		/* A fresh hashed build and the live one: same answers from here on (their
 		 * rate/recent state differs, so only rules without state are compared: the
 		 * verdicts of the fresh linear and hashed builds must agree too). */
-		pf_engine *fresh_h = compile(rs, PF_MATCHER_HASHED, seed + 1000);
-		pf_engine *fresh_l = compile(rs, PF_MATCHER_LINEAR, seed + 1000);
+		pf_engine *fresh_h = new_engine(rs, PF_MATCHER_HASHED, seed + 1000);
+		pf_engine *fresh_l = new_engine(rs, PF_MATCHER_LINEAR, seed + 1000);
 		for (unsigned k = 0; k < 300; k++)
 			judge_both(fresh_l, fresh_h, now += 50000000ull, true);
 		same_counters(fresh_l, fresh_h);
@@ -505,17 +435,19 @@ START_TEST(relabel_under_inserts)
 		rng = 77 + (uint64_t)w;
 		pf_ruleset *rs = pf_ruleset_new();
 		for (int i = 0; i < 40; i++)
-			ck_assert_int_eq(cmd(rs, "-A FORWARD -s 10.0.%d.0/24 -j ACCEPT", i % 3), 0);
-		pf_engine *eng[2] = {compile(rs, PF_MATCHER_LINEAR, 1),
-				     compile(rs, PF_MATCHER_HASHED, 1)};
+			ck_assert_int_eq(
+			    try_cmdf(rs, "-A FORWARD -s 10.0.%d.0/24 -j ACCEPT", i % 3), 0);
+		pf_engine *eng[2] = {new_engine(rs, PF_MATCHER_LINEAR, 1),
+				     new_engine(rs, PF_MATCHER_HASHED, 1)};
 		struct pf_error err;
 		for (int i = 0; i < 3000; i++) {
 			size_t n = pf_chain_rule_count(rs_chain(rs, "filter", "FORWARD"));
 			size_t pos = w == 0 ? 0 : w == 1 ? 20 : n - 1;
-			ck_assert_int_eq(cmd(rs, "-I FORWARD %zu -p %s -d 10.%u.%u.%u/%u -j %s",
-					     pos + 1, pick(2) ? "tcp" : "udp", pick(3), pick(3),
-					     pick(8), 24 + pick(9), pick(2) ? "ACCEPT" : "DROP"),
-					 0);
+			ck_assert_int_eq(
+			    try_cmdf(rs, "-I FORWARD %zu -p %s -d 10.%u.%u.%u/%u -j %s", pos + 1,
+				     pick(2) ? "tcp" : "udp", pick(3), pick(3), pick(8),
+				     24 + pick(9), pick(2) ? "ACCEPT" : "DROP"),
+			    0);
 			const pf_rule *r = pf_chain_rule_at(rs_chain(rs, "filter", "FORWARD"), pos);
 			for (int k = 0; k < 2; k++)
 				ck_assert_msg(pf_engine_insert_rule(eng[k], "filter", "FORWARD",
@@ -527,7 +459,7 @@ START_TEST(relabel_under_inserts)
 		for (int k = 0; k < 2000; k++)
 			judge_both(eng[0], eng[1], 0, true);
 		same_counters(eng[0], eng[1]);
-		char *want = rs_text(rs), *got = rules_only(save_text(eng[1], 0));
+		char *want = rs_text(rs), *got = rules_only(engine_text(eng[1], 0));
 		same_text("rules", want, got);
 		free(want);
 		free(got);
@@ -540,7 +472,7 @@ END_TEST
 
 static uint64_t rule_pkts(pf_engine *e, const char *chain, size_t pos)
 {
-	char *t = save_text(e, PF_SAVE_COUNTERS);
+	char *t = engine_text(e, PF_SAVE_COUNTERS);
 	pf_ruleset *rs = pf_ruleset_new();
 	struct pf_error err;
 	ck_assert_int_eq(pf_ruleset_restore(rs, t, strlen(t), PF_RESTORE_COUNTERS, NULL, &err), 0);
@@ -565,20 +497,20 @@ static enum pf_nf_verdict udp53(pf_engine *e)
 START_TEST(live_chains_and_refusals)
 {
 	pf_ruleset *rs = pf_ruleset_new();
-	ck_assert_int_eq(cmd(rs, "-N A"), 0);
-	ck_assert_int_eq(cmd(rs, "-A FORWARD -j A"), 0);
-	ck_assert_int_eq(cmd(rs, "-A A -p udp --dport 53 -j DROP"), 0);
+	ck_assert_int_eq(try_cmdf(rs, "-N A"), 0);
+	ck_assert_int_eq(try_cmdf(rs, "-A FORWARD -j A"), 0);
+	ck_assert_int_eq(try_cmdf(rs, "-A A -p udp --dport 53 -j DROP"), 0);
 	pf_ruleset *other = pf_ruleset_new();
-	ck_assert_int_eq(cmd(other, "-N B"), 0);
-	ck_assert_int_eq(cmd(other, "-N A"), 0);
-	ck_assert_int_eq(cmd(other, "-A B -j A"), 0);
-	ck_assert_int_eq(cmd(other, "-A A -j B"), 0);
-	ck_assert_int_eq(cmd(other, "-A A -p tcp -j ACCEPT"), 0);
+	ck_assert_int_eq(try_cmdf(other, "-N B"), 0);
+	ck_assert_int_eq(try_cmdf(other, "-N A"), 0);
+	ck_assert_int_eq(try_cmdf(other, "-A B -j A"), 0);
+	ck_assert_int_eq(try_cmdf(other, "-A A -j B"), 0);
+	ck_assert_int_eq(try_cmdf(other, "-A A -p tcp -j ACCEPT"), 0);
 	const pf_rule *a_to_b = pf_chain_rule_at(rs_chain(other, "filter", "A"), 0);
 	const pf_rule *b_to_a = pf_chain_rule_at(rs_chain(other, "filter", "B"), 0);
 	const pf_rule *tcp = pf_chain_rule_at(rs_chain(other, "filter", "A"), 1);
 	for (int m = 0; m < 2; m++) {
-		pf_engine *e = compile(rs, m ? PF_MATCHER_HASHED : PF_MATCHER_LINEAR, 1);
+		pf_engine *e = new_engine(rs, m ? PF_MATCHER_HASHED : PF_MATCHER_LINEAR, 1);
 		struct pf_error err;
 		ck_assert_int_eq(udp53(e), PF_NF_DROP);
 		/* No chain B in the engine yet. */
@@ -635,10 +567,11 @@ START_TEST(stats_memory)
 {
 	pf_ruleset *rs = pf_ruleset_new();
 	for (int i = 0; i < 2000; i++)
-		ck_assert_int_eq(cmd(rs, "-A FORWARD -d 10.%d.%d.%d/32 -p tcp --dport %d -j DROP",
-				     i >> 16, (i >> 8) & 255, i & 255, 1000 + i % 7),
+		ck_assert_int_eq(try_cmdf(rs,
+					  "-A FORWARD -d 10.%d.%d.%d/32 -p tcp --dport %d -j DROP",
+					  i >> 16, (i >> 8) & 255, i & 255, 1000 + i % 7),
 				 0);
-	pf_engine *e = compile(rs, PF_MATCHER_HASHED, 1);
+	pf_engine *e = new_engine(rs, PF_MATCHER_HASHED, 1);
 	struct pf_engine_stats st;
 	pf_engine_stats(e, &st);
 	ck_assert_uint_eq(st.rules, 2000);
@@ -666,9 +599,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(suite());
 }

@@ -6,11 +6,8 @@
  * reassembled packet has the first fragment's header and metadata, ECN bits are combined and
  * DF is kept only when the largest fragment had it.
  */
-#include <check.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "../../tools/replay_defrag.c"
+#include "helpers.h"
 
 static uint8_t buf[70000];
 
@@ -18,20 +15,14 @@ static uint8_t buf[70000];
  * datagram whose byte i is (uint8_t)i, with MF, DF and TOS as given. Returns its length. */
 static size_t frag(uint16_t id, unsigned off, unsigned plen, bool more, bool df, uint8_t tos)
 {
-	memset(buf, 0, 20);
-	buf[0] = 0x45;
-	buf[1] = tos;
-	buf[2] = (uint8_t)((20 + plen) >> 8);
-	buf[3] = (uint8_t)(20 + plen);
-	buf[4] = (uint8_t)(id >> 8);
-	buf[5] = (uint8_t)id;
-	unsigned f = off / 8 | (more ? 0x2000 : 0) | (df ? 0x4000 : 0);
-	buf[6] = (uint8_t)(f >> 8);
-	buf[7] = (uint8_t)f;
-	buf[8] = 64;
-	buf[9] = 17;
-	const uint8_t addrs[8] = {198, 18, 5, 5, 198, 18, 0, 1};
-	memcpy(buf + 12, addrs, 8);
+	struct ip4 h = {.src = "198.18.5.5",
+			.dst = "198.18.0.1",
+			.proto = 17,
+			.ttl = 64,
+			.tos = tos,
+			.id = id,
+			.frag = (uint16_t)(off / 8 | (more ? 0x2000 : 0) | (df ? 0x4000 : 0))};
+	ip4_header(buf, plen, &h);
 	for (unsigned i = 0; i < plen; i++)
 		buf[20 + i] = (uint8_t)(off + i);
 	return 20 + plen;
@@ -208,9 +199,5 @@ static Suite *defrag_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(defrag_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(defrag_suite());
 }
