@@ -368,6 +368,13 @@ struct gen *gen_build_rs(const pf_ruleset *rs, struct ctext *canon, struct pf_er
 	g->eng = calloc(g->nq, sizeof(*g->eng));
 	if (!g->eng)
 		goto nomem;
+	/* The workers' engines share the state of their rules (limit buckets, nth counters,
+	 * connlimit lists, recent lists, hashlimit tables), as the kernel's CPUs do: one state
+	 * domain per generation (its engines receive the same changes); none with one worker,
+	 * which then takes no lock. The engines keep the domain. */
+	pf_state_domain *dom = NULL;
+	if (g->nq > 1 && !(dom = pf_state_domain_new()))
+		goto nomem;
 	for (unsigned i = 0; i < g->nq; i++) {
 		struct pf_engine_config cfg = {
 		    .matcher = D.matcher,
@@ -375,11 +382,15 @@ struct gen *gen_build_rs(const pf_ruleset *rs, struct ctext *canon, struct pf_er
 		    .log_sink = log_sink,
 		    .addr_type = D.addr_type,
 		    .host_opaque = D.host_opaque ? D.host_opaque[i] : NULL,
+		    .state_domain = dom,
 		};
 		g->eng[i] = pf_engine_new(rs, &cfg, err);
-		if (!g->eng[i])
+		if (!g->eng[i]) {
+			pf_state_domain_free(dom);
 			goto fail;
+		}
 	}
+	pf_state_domain_free(dom);
 	if (!g->q.conntrack && pf_engine_uses_conntrack(g->eng[0])) {
 		g->q.conntrack = g->q.conntrack_engine = true;
 		qcfg_finish(&g->q);

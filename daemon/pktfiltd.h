@@ -59,15 +59,15 @@ bool ctext_same_shape(const struct ctext *a, const struct ctext *b);
 /* ---- what a rule set needs from the kernel (live.c) ---- */
 
 struct qcfg {
-	uint32_t range; /* copy range: 0xffff (whole packet) or PFD_HDR_COPY */
-	uint32_t flags; /* NFQA_CFG_F_* */
-	bool full;	/* some rule reads the payload, verifies a checksum or mangles */
-	bool mangles;	/* some target changes the packet bytes */
-	bool csum;	/* the transport checksum must be complete (REJECT checks it; the
-			   mangling targets update it) */
-	bool conntrack; /* some rule needs the conntrack state or mark */
+	uint32_t range;	       /* copy range: 0xffff (whole packet) or PFD_HDR_COPY */
+	uint32_t flags;	       /* NFQA_CFG_F_* */
+	bool full;	       /* some rule reads the payload, verifies a checksum or mangles */
+	bool mangles;	       /* some target changes the packet bytes */
+	bool csum;	       /* the transport checksum must be complete (REJECT checks it; the
+				  mangling targets update it) */
+	bool conntrack;	       /* some rule needs the conntrack state or mark */
 	bool conntrack_engine; /* the engine says so (an extension the lists do not know) */
-	unsigned hooks; /* mask of 1 << PF_NF_*: built-in chains of instantiated tables */
+	unsigned hooks;	       /* mask of 1 << PF_NF_*: built-in chains of instantiated tables */
 };
 
 /* ---- statistics (one per worker, written by that worker only) ---- */

@@ -7,7 +7,8 @@
  * buckets, recent lists), and pf_engine_eval() updates them: calls on one engine must not run
  * concurrently, nor with reading its counters. Engines share nothing, so threads may each
  * evaluate on their own engine compiled from the same rule set (per-thread counters, summed
- * on read). pf_engine_eval() allocates nothing.
+ * on read). pf_engine_eval() allocates nothing. Engines given the same state domain
+ * (pf_state_domain, below) share the state of their rules instead, as the kernel's CPUs do.
  */
 #ifndef PKTFILT_ENGINE_H
 #define PKTFILT_ENGINE_H
@@ -96,8 +97,8 @@ enum pf_matcher_kind {
 
 /* What the caller knows about a packet besides its bytes. */
 struct pf_packet_meta {
-	const char *in_iface;  /* "" or NULL when none (OUTPUT) */
-	const char *out_iface; /* "" or NULL when none (PREROUTING, INPUT) */
+	const char *in_iface;		      /* "" or NULL when none (OUTPUT) */
+	const char *out_iface;		      /* "" or NULL when none (PREROUTING, INPUT) */
 	const char *physdev_in, *physdev_out; /* bridge ports, or NULL */
 	uint32_t mark;
 	uint32_t ctmark;
@@ -106,19 +107,19 @@ struct pf_packet_meta {
 	uint32_t uid, gid;
 	bool has_mac;
 	uint8_t src_mac[6];
-	uint8_t pkt_type; /* PF_PKT_*: 0 host, 1 broadcast, 2 multicast, 3 otherhost, 5 loopback */
-	uint64_t now_ns;  /* the clock rate-limiting matches use (caller controlled); -m time
-			     reads it as the wall clock: nanoseconds since 1970-01-01 UTC */
+	uint8_t pkt_type;  /* PF_PKT_*: 0 host, 1 broadcast, 2 multicast, 3 otherhost, 5 loopback */
+	uint64_t now_ns;   /* the clock rate-limiting matches use (caller controlled); -m time
+			      reads it as the wall clock: nanoseconds since 1970-01-01 UTC */
 	uint32_t classify; /* skb->priority */
 	/* Route facts the targets need (0 = unknown). Addresses in network byte order. */
-	uint16_t out_mtu;  /* TCPMSS --clamp-mss-to-pmtu: the smaller of the route MTUs toward
-			      the destination and back toward the source; 0 = unknown (1500) */
-	uint32_t in_addr;  /* this host's address on the input interface: REDIRECT's new
-			      destination (PREROUTING), source of REJECT's ICMP errors for
-			      forwarded packets (0: the packet's destination is used) */
-	uint32_t out_addr; /* this host's address on the output interface toward the next hop:
-			      MASQUERADE's new source (0: MASQUERADE drops, as the kernel does
-			      for an interface without an address) */
+	uint16_t out_mtu;   /* TCPMSS --clamp-mss-to-pmtu: the smaller of the route MTUs toward
+			       the destination and back toward the source; 0 = unknown (1500) */
+	uint32_t in_addr;   /* this host's address on the input interface: REDIRECT's new
+			       destination (PREROUTING), source of REJECT's ICMP errors for
+			       forwarded packets (0: the packet's destination is used) */
+	uint32_t out_addr;  /* this host's address on the output interface toward the next hop:
+			       MASQUERADE's new source (0: MASQUERADE drops, as the kernel does
+			       for an interface without an address) */
 	uint8_t dst_mac[6]; /* with has_mac: the frame's destination MAC (LOG's MAC= field) */
 
 	/* ---- Metadata matches (docs/evaluation.md, "Metadata matches"); all optional. ---- */
@@ -146,12 +147,12 @@ struct pf_eval_result {
 	enum pf_nf_verdict verdict;
 	uint16_t queue_num;
 	bool queue_bypass;
-	uint32_t mark;	  /* the mark after MARK/CONNMARK */
+	uint32_t mark; /* the mark after MARK/CONNMARK */
 	uint32_t ctmark;
 	bool mark_changed;
 	bool packet_changed; /* TTL, DSCP, TCPMSS... changed the bytes in place */
 	uint32_t priority;   /* skb->priority: meta->classify, then as CLASSIFY set it */
-	size_t len;	  /* packet length after changes */
+	size_t len;	     /* packet length after changes */
 	/* (What every packet writes comes first, in one cache line: the arrays below are written
 	 * only when used. An array of results for a batch stays cheap.) */
 	unsigned ntrace;      /* entries in trace[] */
@@ -178,10 +179,32 @@ struct pf_set_query {
 	uint64_t packets, bytes;
 	const uint8_t *pkt; /* the packet (IP header first) as it is now, len bytes */
 	size_t len;
-	const char *in, *out; /* interface names ("" when none) */
-	uint32_t mark;	      /* skb->mark now (hash:ip,mark) */
+	const char *in, *out;		   /* interface names ("" when none) */
+	uint32_t mark;			   /* skb->mark now (hash:ip,mark) */
 	const struct pf_packet_meta *meta; /* MAC address and the rest */
 };
+
+/*
+ * A state domain: runtime state shared by several engines, for one rule set judged by several
+ * threads (pktfiltd's workers, one engine each) that must behave as one kernel, where a rule has
+ * one state for all CPUs. Engines compiled (pf_engine_new) from the same rule set with the same
+ * domain in their configuration, and given the same single-rule changes in the same order (each
+ * engine at its own pace), share:
+ *  - the per-rule state of limit (token bucket), statistic --mode nth (counter) and connlimit
+ *    (connection lists): one per rule, not one per engine;
+ *  - the lists of recent and the tables of hashlimit, by name, as the kernel's in a namespace.
+ * Counters stay per engine (summed on read), as statistic --mode random's generator does. The
+ * shared objects are locked (one lock each, taken only by engines with a domain, around their
+ * use by one packet: the kernel takes a spinlock per limit rule); an engine without a domain
+ * takes no lock and shares nothing. Engines of one domain may run in different threads; each
+ * engine keeps the threading rule of pf_engine_eval(). Changes that reach one engine before
+ * another are fine: a deleted rule's state lives while one engine still has the rule, a rule
+ * added gets a new state (docs/shared-state.md). pf_state_domain_free() drops the caller's
+ * reference: the domain lives on while engines use it. NULL when out of memory.
+ */
+typedef struct pf_state_domain pf_state_domain;
+PF_API pf_state_domain *pf_state_domain_new(void);
+PF_API void pf_state_domain_free(pf_state_domain *d);
 
 struct pf_engine_config {
 	enum pf_matcher_kind matcher;
@@ -219,6 +242,9 @@ struct pf_engine_config {
 	 * The kernel's is 0 (UTC) unless something set it at boot. Without --kerneltz the time
 	 * match uses UTC, as the kernel does. meta->now_ns is the wall clock (UTC) it reads. */
 	int32_t tz_minuteswest;
+	/* Share rule state with the other engines of this domain (see pf_state_domain above);
+	 * NULL: the engine's state is its own. The engine takes a reference. */
+	pf_state_domain *state_domain;
 };
 
 /* Compile a rule set. The engine keeps its own copy; later changes to rs do not affect it. */
@@ -315,8 +341,8 @@ struct pf_engine_stats {
 	const char *matcher; /* "linear" or "hashed" */
 	size_t rules;	     /* rules in every chain */
 	size_t chains;
-	size_t index_bytes;  /* heap bytes of the matcher's index (0 for linear: none) */
-	size_t subtables;    /* hashed: hash tables over all chains */
+	size_t index_bytes;    /* heap bytes of the matcher's index (0 for linear: none) */
+	size_t subtables;      /* hashed: hash tables over all chains */
 	double bytes_per_rule; /* index_bytes / rules */
 	/* Hashed: what lookups did since the engine was built (per-packet work: divide by
 	 * lookups). scans: searches done by walking a chain instead (short chains, packets

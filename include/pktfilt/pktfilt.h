@@ -45,17 +45,17 @@ enum pf_error_code {
 
 /* How a front-end should print the message (iptables prints three shapes). */
 enum pf_error_style {
-	PF_STYLE_PARAM, /* "PROG vVER (legacy): MSG\nTry `PROG -h' or 'PROG --help' ..." */
-	PF_STYLE_PLAIN, /* "PROG vVER (legacy): MSG" */
-	PF_STYLE_TABLE, /* "PROG: MSG." (libiptc's messages) */
-	PF_STYLE_RAW,   /* MSG as is */
+	PF_STYLE_PARAM,	    /* "PROG vVER (legacy): MSG\nTry `PROG -h' or 'PROG --help' ..." */
+	PF_STYLE_PLAIN,	    /* "PROG vVER (legacy): MSG" */
+	PF_STYLE_TABLE,	    /* "PROG: MSG." (libiptc's messages) */
+	PF_STYLE_RAW,	    /* MSG as is */
 	PF_STYLE_HINT_ONLY, /* "MSG\nTry `PROG -h' or 'PROG --help' ..." */
 };
 
 struct pf_error {
-	int code;		  /* enum pf_error_code */
+	int code; /* enum pf_error_code */
 	enum pf_error_style style;
-	int line;		  /* restore: the line that failed (1-based), else 0 */
+	int line; /* restore: the line that failed (1-based), else 0 */
 	char message[1024];
 	/* Warnings iptables prints on stderr while it parses (the command may still succeed),
 	 * each ending with a newline, in order; truncated when full. pf_error_print() prints
@@ -142,9 +142,9 @@ PF_API int pf_ruleset_command_ex(pf_ruleset *rs, int argc, char *const argv[], F
 PF_API void pf_changes_free(struct pf_changes *changes);
 
 /* Restore flags. */
-#define PF_RESTORE_NOFLUSH 0x1  /* --noflush: keep what is not in the input */
+#define PF_RESTORE_NOFLUSH 0x1	/* --noflush: keep what is not in the input */
 #define PF_RESTORE_COUNTERS 0x2 /* --counters: take [pkts:bytes] from the input */
-#define PF_RESTORE_TEST 0x4     /* --test: parse and check only, change nothing */
+#define PF_RESTORE_TEST 0x4	/* --test: parse and check only, change nothing */
 /* Tables take the order of the input for later saves (first listed = listed first), as when
  * reloading a rule set saved by pf_ruleset_save(). */
 #define PF_RESTORE_LISTED_ORDER 0x8

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine/eval.h"
+#include "engine/state_domain.h"
 #include "util/error.h"
 
 #define PF_MAX_DEPTH 1024 /* the kernel's stack is the number of jumps; ours is bounded */
@@ -40,6 +41,7 @@ struct pf_engine {
 	struct chain_ref *chain_map; /* open addressing on the chain pointer (NULL: free) */
 	size_t map_cap;
 	uint32_t chains_gen; /* changes whenever a chain's matcher state does (pf_eval) */
+	uint64_t scans;	     /* pf_eval.scans of every packet (statistics) */
 	/* pf_engine_eval_batch: whether looking ahead pays, measured (moving averages of the
 	 * wall time per packet, in ns/16, without [0] and with [1] it; 0: not measured yet). */
 	uint32_t la_calls;
@@ -48,17 +50,18 @@ struct pf_engine {
 	size_t nconntrack; /* instances that need it */
 	uint64_t rng;
 	struct shared_obj *shared;
+	uint64_t inst_serial; /* init_inst() calls so far: an instance's number (state domain) */
 };
 
 /* Table order at each hook: the kernel's priorities (raw -300, mangle -150, nat dst -100,
  * filter 0, security 50, nat src 100). Indexes into pf_table_defs. */
 enum { T_RAW, T_MANGLE, T_NAT, T_FILTER, T_SECURITY };
 static const int hook_tables[PF_HOOK_COUNT][6] = {
-	[PF_HOOK_PRE_ROUTING] = {T_RAW, T_MANGLE, T_NAT, -1},
-	[PF_HOOK_LOCAL_IN] = {T_MANGLE, T_FILTER, T_SECURITY, T_NAT, -1},
-	[PF_HOOK_FORWARD] = {T_MANGLE, T_FILTER, T_SECURITY, -1},
-	[PF_HOOK_LOCAL_OUT] = {T_RAW, T_MANGLE, T_NAT, T_FILTER, T_SECURITY, -1},
-	[PF_HOOK_POST_ROUTING] = {T_MANGLE, T_NAT, -1},
+    [PF_HOOK_PRE_ROUTING] = {T_RAW, T_MANGLE, T_NAT, -1},
+    [PF_HOOK_LOCAL_IN] = {T_MANGLE, T_FILTER, T_SECURITY, T_NAT, -1},
+    [PF_HOOK_FORWARD] = {T_MANGLE, T_FILTER, T_SECURITY, -1},
+    [PF_HOOK_LOCAL_OUT] = {T_RAW, T_MANGLE, T_NAT, T_FILTER, T_SECURITY, -1},
+    [PF_HOOK_POST_ROUTING] = {T_MANGLE, T_NAT, -1},
 };
 
 uint32_t pf_eval_random(struct pf_eval *ev)
@@ -72,22 +75,34 @@ uint32_t pf_eval_random(struct pf_eval *ev)
 	return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
 }
 
+static void shared_put(void *ref)
+{
+	pf_sd_named_put(*(void **)ref);
+}
+
 void *pf_engine_shared(struct pf_engine *e, const char *kind, const char *name, size_t size,
 		       void (*destroy)(void *obj))
 {
+	/* The engine's entry holds a reference to the object (state_domain.c: shared by the
+	 * engines of the domain, if any, and locked by pf_state_lock), dropped when the engine
+	 * is freed. */
 	char key[96];
 	snprintf(key, sizeof(key), "%s/%s", kind, name);
 	for (struct shared_obj *o = e->shared; o; o = o->next)
 		if (strcmp(o->key, key) == 0)
-			return o + 1;
-	struct shared_obj *o = calloc(1, sizeof(*o) + size);
-	if (!o)
+			return *(void **)(o + 1);
+	struct shared_obj *o = calloc(1, sizeof(*o) + sizeof(void *));
+	void *obj = o ? pf_sd_named_get(e->cfg.state_domain, key, size, destroy) : NULL;
+	if (!obj) {
+		free(o);
 		return NULL;
+	}
+	*(void **)(o + 1) = obj;
 	snprintf(o->key, sizeof(o->key), "%s", key);
-	o->destroy = destroy;
+	o->destroy = shared_put;
 	o->next = e->shared;
 	e->shared = o;
-	return o + 1;
+	return obj;
 }
 
 const struct pf_engine_config *pf_eval_config(const struct pf_eval *ev)
@@ -272,15 +287,31 @@ const struct pf_matcher_ops pf_matcher_linear = {
 
 static int init_inst(struct pf_engine *e, struct pf_ext_inst *inst, struct pf_error *err)
 {
+	/* Every instance gets a number, whatever its extension: engines compiled from one rule
+	 * set and given the same changes number the same rule the same way (state domain). */
+	uint64_t serial = e->inst_serial++;
 	if (inst->ext->needs_conntrack) {
 		e->nconntrack++;
 		e->conntrack = true;
 	}
 	if (!inst->ext->state_size)
 		return 0;
+	if (inst->ext->state_shared) {
+		int rc = pf_sd_rule_state_get(e->cfg.state_domain, serial, inst->ext, inst->data, e,
+					      &inst->state);
+		if (rc == 0)
+			return 0;
+		inst->state = NULL;
+		if (rc == -2)
+			return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN,
+					  "cannot initialise %s state", inst->ext->name);
+		return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN,
+				  "Memory allocation problem");
+	}
 	inst->state = calloc(1, inst->ext->state_size);
 	if (!inst->state)
-		return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
+		return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN,
+				  "Memory allocation problem");
 	if (inst->ext->state_init && inst->ext->state_init(e, inst->data, inst->state)) {
 		free(inst->state);
 		inst->state = NULL;
@@ -294,9 +325,13 @@ static void free_inst(struct pf_engine *e, struct pf_ext_inst *inst)
 {
 	if (!inst->state)
 		return;
-	if (inst->ext->state_free)
-		inst->ext->state_free(e, inst->state);
-	free(inst->state);
+	if (inst->ext->state_shared) {
+		pf_sd_rule_state_put(inst->ext, e, inst->state); /* the last reference frees it */
+	} else {
+		if (inst->ext->state_free)
+			inst->ext->state_free(e, inst->state);
+		free(inst->state);
+	}
 	inst->state = NULL;
 }
 
@@ -371,8 +406,7 @@ static int chain_register(struct pf_engine *e, struct pf_chain *c)
 		e->chains = v;
 		e->chains_cap = cap;
 	}
-	if ((e->nchains + 1) * 2 > e->map_cap &&
-	    map_rebuild(e, e->map_cap ? e->map_cap * 2 : 32))
+	if ((e->nchains + 1) * 2 > e->map_cap && map_rebuild(e, e->map_cap ? e->map_cap * 2 : 32))
 		return -1;
 	bump_gen(e);
 	struct chain_index *ci = &e->chains[e->nchains++];
@@ -426,6 +460,16 @@ static int sync_all(struct pf_engine *e)
 		if (e->matcher->sync(e->chains[i].mstate, e->chains[i].chain))
 			rc = -1;
 	return rc;
+}
+
+/* Write the counters the matcher keeps next to its index back to the rules (logically const:
+ * the counters only move to where a reader looks). */
+static void counters_all(struct pf_engine *e)
+{
+	if (!e->matcher->counters)
+		return;
+	for (size_t i = 0; i < e->nchains; i++)
+		e->matcher->counters(e->chains[i].mstate, e->chains[i].chain);
 }
 
 void pf_engine_free(pf_engine *e)
@@ -482,6 +526,11 @@ pf_engine *pf_engine_new(const pf_ruleset *rs, const struct pf_engine_config *cf
 	if (!e->rng)
 		e->rng = 1;
 	e->matcher = matcher_for(e->cfg.matcher);
+	/* A state domain lives while an engine uses it: the engines hold a named object of it. */
+	if (e->cfg.state_domain && !pf_engine_shared(e, "pf-domain", "engines", 1, NULL)) {
+		pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
+		goto fail;
+	}
 	e->rs = pf_ruleset_clone(rs);
 	if (!e->rs) {
 		pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
@@ -532,8 +581,8 @@ static void trace_add(struct pf_eval *ev, const char *table, const struct pf_cha
 }
 
 /* The trace entry of the rule next() returned with cursor cur. */
-static void trace_rule(struct pf_eval *ev, const char *table, const struct pf_chain *c,
-		       void *ms, uint64_t cur)
+static void trace_rule(struct pf_eval *ev, const char *table, const struct pf_chain *c, void *ms,
+		       uint64_t cur)
 {
 	if (ev->engine->cfg.trace)
 		trace_add(ev, table, c, ev->engine->matcher->rulenum(ms, c, cur));
@@ -555,16 +604,27 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 	ev->table = t->def->name;
 	for (;;) {
 		ev->jump_state = NULL;
+		ev->hit = NULL;
 		struct pf_rule *r = mops->next(ms, c, &cur, ev);
+		/* What is read of r: the matcher's copy when it keeps one (no miss on r), else
+		 * the rule's own target and counters. */
+		struct pf_hit own;
+		struct pf_hit *h = ev->hit;
+		struct pf_counters *cnt = h ? &h->cnt : NULL;
+		if (r && !h) {
+			pf_hit_init(&own, r);
+			h = &own;
+			cnt = &r->cnt;
+		}
 		if (ev->hotdrop) {
 			/* A match may demand the drop and still say yes (sctp's inverted
 			 * --chunk-types over a cut chunk): ipt_do_table then counts the rule and
 			 * runs its target before it drops. */
 			if (r) {
-				r->cnt.pkts++;
-				r->cnt.bytes += ev->pkt->len;
+				cnt->pkts++;
+				cnt->bytes += ev->pkt->len;
 				trace_rule(ev, t->def->name, c, ms, cur);
-				if (r->tkind == PF_TARGET_EXT && r->target.ext->target) {
+				if (h->tkind == PF_TARGET_EXT && r->target.ext->target) {
 					ev->rule = r;
 					r->target.ext->target(ev, r->target.data, r->target.state);
 				}
@@ -577,7 +637,8 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 				builtin->pcnt.pkts++;
 				builtin->pcnt.bytes += ev->pkt->len;
 				trace_add(ev, t->def->name, builtin, 0);
-				return builtin->policy == PF_VERDICT_DROP ? PF_NF_DROP : PF_NF_ACCEPT;
+				return builtin->policy == PF_VERDICT_DROP ? PF_NF_DROP
+									  : PF_NF_ACCEPT;
 			}
 			sp--;
 			c = stack[sp].chain;
@@ -585,14 +646,14 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 			cur = stack[sp].cur;
 			continue;
 		}
-		r->cnt.pkts++;
-		r->cnt.bytes += ev->pkt->len; /* skb->len now: a target may have grown it */
+		cnt->pkts++;
+		cnt->bytes += ev->pkt->len; /* skb->len now: a target may have grown it */
 		trace_rule(ev, t->def->name, c, ms, cur);
-		switch (r->tkind) {
+		switch (h->tkind) {
 		case PF_TARGET_NONE:
 			break; /* cur is past r already */
 		case PF_TARGET_VERDICT:
-			switch (r->verdict) {
+			switch (h->verdict) {
 			case PF_VERDICT_ACCEPT:
 				return PF_NF_ACCEPT;
 			case PF_VERDICT_DROP:
@@ -617,7 +678,7 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 			}
 			break;
 		case PF_TARGET_CHAIN:
-			if (!(r->ip.flags & PF_F_GOTO)) {
+			if (!h->go_to) {
 				if (sp >= PF_MAX_DEPTH)
 					return PF_NF_DROP;
 				stack[sp].chain = c;
@@ -625,16 +686,17 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 				stack[sp].cur = cur;
 				sp++;
 			}
-			c = r->jump;
+			c = h->jump;
 			/* the matcher may have the target's state at hand (no lookup, no miss) */
 			ms = ev->jump_state ? ev->jump_state : mstate_of(ev->engine, c);
 			cur = 0;
 			break;
 		case PF_TARGET_EXT: {
 			ev->rule = r;
-			unsigned v = r->target.ext->target
-					     ? r->target.ext->target(ev, r->target.data, r->target.state)
-					     : PF_XT_CONTINUE;
+			unsigned v =
+			    r->target.ext->target
+				? r->target.ext->target(ev, r->target.data, r->target.state)
+				: PF_XT_CONTINUE;
 			if (ev->hotdrop)
 				return PF_NF_DROP;
 			if (v != PF_XT_CONTINUE)
@@ -732,6 +794,7 @@ static void eval_tables(pf_engine *e, struct pf_eval *ev, struct pf_chain *const
 	res->mark = ev->mark;
 	res->ctmark = ev->ctmark;
 	res->len = ev->pkt->len;
+	e->scans += ev->scans;
 }
 
 int pf_engine_eval(pf_engine *e, enum pf_nf_hook hook, uint8_t *buf, size_t len, size_t buflen,
@@ -902,6 +965,7 @@ int pf_engine_counters_to_ruleset(const pf_engine *e, pf_ruleset *rs)
 {
 	if (sync_all((pf_engine *)e)) /* the rule order as it is now (logically const) */
 		return -1;
+	counters_all((pf_engine *)e);
 	for (int t = 0; t < PF_NTABLES; t++) {
 		struct pf_table *src = &e->rs->tables[t], *dst = &rs->tables[t];
 		for (size_t c = 0; c < src->nchains; c++) {
@@ -920,7 +984,9 @@ int pf_engine_counters_to_ruleset(const pf_engine *e, pf_ruleset *rs)
 int pf_engine_save(const pf_engine *e, unsigned flags, FILE *out, struct pf_error *err)
 {
 	if (sync_all((pf_engine *)e))
-		return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
+		return pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN,
+				  "Memory allocation problem");
+	counters_all((pf_engine *)e);
 	return pf_ruleset_save(e->rs, NULL, flags, out, err);
 }
 
@@ -936,8 +1002,8 @@ static struct pf_chain *live_chain(pf_engine *e, const char *table, const char *
 {
 	struct pf_table *t = table ? pf_table_get(e->rs, table) : NULL;
 	if (!t) {
-		pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "can't initialize iptables table `%s'",
-			   table ? table : "");
+		pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE,
+			   "can't initialize iptables table `%s'", table ? table : "");
 		return NULL;
 	}
 	struct pf_chain *c = chain ? pf_chain_find(t, chain) : NULL;
@@ -1116,7 +1182,8 @@ int pf_engine_replace_rule(pf_engine *e, const char *table, const char *chain, s
 		return -1;
 	void *ms = mstate_of(e, c);
 	if (pos >= e->matcher->count(ms, c))
-		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE, "Index of replacement too big");
+		return pf_err_set(err, PF_ERR_OTHER, PF_STYLE_TABLE,
+				  "Index of replacement too big");
 	struct pf_rule *r = rule_import(e, t, c, rule, err);
 	if (!r)
 		return -1;
@@ -1124,8 +1191,7 @@ int pf_engine_replace_rule(pf_engine *e, const char *table, const char *chain, s
 	return 0;
 }
 
-int pf_engine_create_chain(pf_engine *e, const char *table, const char *chain,
-			   struct pf_error *err)
+int pf_engine_create_chain(pf_engine *e, const char *table, const char *chain, struct pf_error *err)
 {
 	struct pf_table *t = table ? pf_table_get(e->rs, table) : NULL;
 	if (!t)
@@ -1145,8 +1211,7 @@ int pf_engine_create_chain(pf_engine *e, const char *table, const char *chain,
 	return 0;
 }
 
-int pf_engine_delete_chain(pf_engine *e, const char *table, const char *chain,
-			   struct pf_error *err)
+int pf_engine_delete_chain(pf_engine *e, const char *table, const char *chain, struct pf_error *err)
 {
 	struct pf_table *t;
 	struct pf_chain *c = live_chain(e, table, chain, &t, err);
@@ -1182,7 +1247,7 @@ void pf_engine_stats(const pf_engine *e, struct pf_engine_stats *st)
 		st->index_bytes += e->matcher->memory(e->chains[i].mstate, &st->subtables, &mc);
 	}
 	st->lookups = mc.lookups;
-	st->scans = mc.scans;
+	st->scans = mc.scans + e->scans;
 	st->probes = mc.probes;
 	st->candidates = mc.candidates;
 	st->evaluated = mc.evaluated;
@@ -1192,8 +1257,7 @@ void pf_engine_stats(const pf_engine *e, struct pf_engine_stats *st)
 
 /* ---- more changes to a live engine, and its counters (pktfiltd) ---- */
 
-int pf_engine_flush_chain(pf_engine *e, const char *table, const char *chain,
-			  struct pf_error *err)
+int pf_engine_flush_chain(pf_engine *e, const char *table, const char *chain, struct pf_error *err)
 {
 	struct pf_table *t;
 	struct pf_chain *c = live_chain(e, table, chain, &t, err);
@@ -1216,8 +1280,8 @@ int pf_engine_flush_chain(pf_engine *e, const char *table, const char *chain,
 	return 0;
 }
 
-int pf_engine_rename_chain(pf_engine *e, const char *table, const char *chain,
-			   const char *new_name, struct pf_error *err)
+int pf_engine_rename_chain(pf_engine *e, const char *table, const char *chain, const char *new_name,
+			   struct pf_error *err)
 {
 	struct pf_table *t;
 	struct pf_chain *c = live_chain(e, table, chain, &t, err);
@@ -1267,6 +1331,8 @@ long pf_engine_chain_counters(const pf_engine *e, const char *table, const char 
 		/* the rule order as it is now (logically const; writes only after a change) */
 		if (e->matcher->sync(ms, c))
 			return -1;
+		if (e->matcher->counters)
+			e->matcher->counters(ms, c);
 		for (size_t k = 0; k < n && k < count; k++) {
 			rules[k][0] = c->rules[k]->cnt.pkts;
 			rules[k][1] = c->rules[k]->cnt.bytes;

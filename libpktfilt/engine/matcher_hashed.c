@@ -92,7 +92,9 @@ struct hm_table;
 #define HM_PURE 0x1  /* every match described and pure */
 #define HM_EXACT 0x2 /* the filter is the rule (fragoff 0): no need to ask it */
 
-/* A rule in a subtable. The first 64 bytes are what a lookup reads. */
+/* A rule in a subtable. The first 64 bytes are what a lookup reads; the second line holds what
+ * the traversal reads of a rule it takes (its counters and target: the rule itself is not read
+ * when its filter is exact). Nodes come from the chain's pool, aligned to cache lines. */
 struct hm_node {
 	uint64_t label;
 	struct hm_node *bnext; /* next in its bucket, by label */
@@ -108,13 +110,21 @@ struct hm_node {
 	uint8_t sl, dl; /* address prefix lengths */
 	uint8_t proto;	/* 0: any */
 	uint8_t flags;	/* HM_PURE, HM_EXACT */
-	/* Cold. */
+	/* Second line: the rule's counters and target (pf_eval.hit), then cold fields. */
+	struct pf_hit hit;
 	uint64_t h; /* hash of its key in tbl */
 	struct hm_table *tbl;
 	struct hm_tuple tup; /* the rule's own (finest) tuple */
-};
+} __attribute__((aligned(64)));
 
-_Static_assert(offsetof(struct hm_node, h) == 64, "a lookup reads one line of a node");
+_Static_assert(offsetof(struct hm_node, hit) == 64 && sizeof(struct hm_node) == 128,
+	       "a lookup reads one line of a node, taking its rule one more");
+
+/* A chunk of nodes (the chain's pool); nodes follow the header. */
+struct hm_chunk {
+	struct hm_chunk *next;
+	size_t bytes;
+} __attribute__((aligned(64)));
 
 struct hm_slot {
 	uint64_t h;
@@ -135,17 +145,36 @@ struct hm_table {
 	size_t nnodes, nkeys;
 };
 
+#define HM_ALWAYS 0x1 /* hm_ent.hit.mflags: the kernel's unconditional rule, never asked */
+
 struct hm_ent {
+	struct pf_hit hit; /* the rule's counters and target while node is NULL; mflags */
 	uint64_t label;
 	struct pf_rule *rule;
 	struct hm_node *node; /* NULL while the chain is not indexed */
-	bool always;	      /* the kernel's unconditional rule: no need to ask it */
 };
 
+static inline bool ent_always(const struct hm_ent *e)
+{
+	return e->hit.mflags & HM_ALWAYS;
+}
+
+/* Where the counters of entry e's rule are. */
+static inline struct pf_hit *ent_hit(struct hm_ent *e)
+{
+	return e->node ? &e->node->hit : &e->hit;
+}
+
 struct hm_block {
-	uint32_t n, cap;
+	uint32_t n;
+	uint16_t cap;
+	uint8_t cflags; /* in the chain's inline block only: the chain's HC_* flags */
+	uint8_t pad;
 	struct hm_ent v[];
 };
+
+#define HC_INDEXED 0x1	/* the chain has subtables */
+#define HC_INL_ONLY 0x2 /* its one block is the inline one */
 
 struct hm_chain {
 	struct hm_table **tables; /* by minlabel */
@@ -159,23 +188,37 @@ struct hm_chain {
 	size_t nb, n;
 	struct hm_block **b; /* &b1 while there is one block */
 	struct hm_block *b1;
-	/* What a lookup of a short chain reads, from a cache line boundary (the state is
-	 * allocated aligned), with the start of the inline block that follows: one line. */
-	uint64_t scans;
-	bool inl_only; /* the one block is the inline one */
-	bool indexed;
-	uint8_t pad[6];
-};
-_Static_assert(offsetof(struct hm_chain, scans) % 64 == 0 &&
-		   sizeof(struct hm_chain) == offsetof(struct hm_chain, scans) + 16 &&
-		   sizeof(struct hm_chain) + sizeof(struct hm_block) + sizeof(struct hm_ent) <=
-		       offsetof(struct hm_chain, scans) + 64,
+	/* The node pool: chunks, the free list (through bnext), what is left of the newest. */
+	struct hm_chunk *chunks;
+	struct hm_node *nfree;
+	struct hm_node *carve;
+	uint32_t ncarve, nalloc;
+	/* Then, from a cache line boundary (the state is allocated aligned), the inline block
+	 * (hc->inl, room for 1 to HM_INLINE entries): its header holds the chain's flags, so
+	 * that a lookup of a short chain reads one line, the first entry's hit included. */
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct hm_chain) % 64 == 0 &&
+		   sizeof(struct hm_block) + sizeof(struct hm_ent) <= 64,
 	       "a short chain's lookup reads one cache line");
+
+/* The chain's flags (HC_*), in its inline block's header. */
+static inline uint8_t *hc_flags(struct hm_chain *hc)
+{
+	return &((struct hm_block *)(hc + 1))->cflags;
+}
+
+static inline uint8_t hc_flags_of(const struct hm_chain *hc)
+{
+	return ((const struct hm_block *)(hc + 1))->cflags;
+}
 
 /* Keep inl_only true to the blocks. */
 static void note_blocks(struct hm_chain *hc)
 {
-	hc->inl_only = hc->nb == 1 && hc->b[0] == hc->inl;
+	if (hc->nb == 1 && hc->b[0] == hc->inl)
+		*hc_flags(hc) |= HC_INL_ONLY;
+	else
+		*hc_flags(hc) &= (uint8_t)~HC_INL_ONLY;
 }
 
 /* The kernel's unconditional(): no address, interface, protocol or flag, and no match. */
@@ -722,7 +765,9 @@ static struct hm_block *block_new(uint32_t cap)
 	struct hm_block *b = malloc(sizeof(*b) + cap * sizeof(b->v[0]));
 	if (b) {
 		b->n = 0;
-		b->cap = cap;
+		b->cap = (uint16_t)cap;
+		b->cflags = 0;
+		b->pad = 0;
 	}
 	return b;
 }
@@ -739,7 +784,7 @@ static struct hm_block *block_grow(struct hm_chain *hc, struct hm_block *b, uint
 	if (b != hc->inl) {
 		struct hm_block *g = realloc(b, sizeof(*b) + cap * sizeof(b->v[0]));
 		if (g)
-			g->cap = cap;
+			g->cap = (uint16_t)cap;
 		return g;
 	}
 	struct hm_block *g = block_new(cap);
@@ -937,35 +982,87 @@ static void assign_label(struct hm_chain *hc, size_t pos)
 
 /* ---- building ---- */
 
+/* ---- the node pool ---- */
+
+/* A zeroed node, aligned to a cache line: from the free list, else carved from the newest
+ * chunk; chunks grow with the chain (at most 4096 nodes, 512 KiB). */
+static struct hm_node *node_alloc(struct hm_chain *hc)
+{
+	struct hm_node *n = hc->nfree;
+	if (n) {
+		hc->nfree = n->bnext;
+	} else {
+		if (!hc->ncarve) {
+			size_t k = hc->nalloc < 8 ? 8 : hc->nalloc > 4096 ? 4096 : hc->nalloc;
+			size_t bytes = sizeof(struct hm_chunk) + k * sizeof(struct hm_node);
+			struct hm_chunk *ck;
+			if (posix_memalign((void **)&ck, 64, bytes))
+				return NULL;
+			ck->next = hc->chunks;
+			ck->bytes = bytes;
+			hc->chunks = ck;
+			hc->carve = (struct hm_node *)(ck + 1);
+			hc->ncarve = (uint32_t)k;
+		}
+		n = hc->carve++;
+		hc->ncarve--;
+	}
+	hc->nalloc++;
+	memset(n, 0, sizeof(*n));
+	return n;
+}
+
+static void node_free(struct hm_chain *hc, struct hm_node *n)
+{
+	n->bnext = hc->nfree;
+	hc->nfree = n;
+	hc->nalloc--;
+}
+
+static void pool_free(struct hm_chain *hc)
+{
+	while (hc->chunks) {
+		struct hm_chunk *ck = hc->chunks;
+		hc->chunks = ck->next;
+		free(ck);
+	}
+	hc->nfree = hc->carve = NULL;
+	hc->ncarve = hc->nalloc = 0;
+}
+
 /* Forget the subtables and nodes (out of memory while indexing: scanning stays right). */
 static void drop_index(struct hm_chain *hc)
 {
 	for (size_t bi = 0; bi < hc->nb; bi++)
 		for (uint32_t k = 0; k < hc->b[bi]->n; k++) {
-			free(hc->b[bi]->v[k].node);
-			hc->b[bi]->v[k].node = NULL;
+			struct hm_ent *e = &hc->b[bi]->v[k];
+			if (e->node)
+				e->hit = e->node->hit; /* the counters go back to the entry */
+			e->node = NULL;
 		}
+	pool_free(hc);
 	for (size_t i = 0; i < hc->ntables; i++)
 		table_free(hc->tables[i]);
 	hc->ntables = 0;
-	hc->indexed = false;
+	*hc_flags(hc) &= (uint8_t)~HC_INDEXED;
 	hc->ifaces = false;
 }
 
 static int index_ent(struct hm_chain *hc, struct hm_ent *e)
 {
-	struct hm_node *n = calloc(1, sizeof(*n));
+	struct hm_node *n = node_alloc(hc);
 	if (!n)
 		return -1;
 	n->label = e->label;
 	n->rule = e->rule;
+	n->hit = e->hit;
 	e->node = n;
 	return place(hc, n);
 }
 
 static void index_all(struct hm_chain *hc)
 {
-	hc->indexed = true;
+	*hc_flags(hc) |= HC_INDEXED;
 	for (size_t bi = 0; bi < hc->nb; bi++)
 		for (uint32_t k = 0; k < hc->b[bi]->n; k++)
 			if (index_ent(hc, &hc->b[bi]->v[k])) {
@@ -993,13 +1090,14 @@ static int hm_build(struct pf_engine *e, struct pf_chain *c, void **state)
 	/* Short chains (most user chains) come in one allocation with their entries, aligned so
 	 * that a lookup in them reads one cache line (hm_chain.scans). */
 	struct hm_chain *hc = NULL;
-	size_t sz = sizeof(*hc) + sizeof(struct hm_block) + HM_INLINE * sizeof(struct hm_ent);
+	size_t icap = c->nrules < 1 ? 1 : c->nrules > HM_INLINE ? HM_INLINE : c->nrules;
+	size_t sz = sizeof(*hc) + sizeof(struct hm_block) + icap * sizeof(struct hm_ent);
 	if (posix_memalign((void **)&hc, 64, sz))
 		return -1;
 	memset(hc, 0, sz);
 	*state = hc;
 	hc->inl = (struct hm_block *)(hc + 1);
-	hc->inl->cap = HM_INLINE;
+	hc->inl->cap = (uint16_t)icap;
 	if (c->nrules == 0)
 		return 0;
 	if (c->nrules <= HM_INLINE) {
@@ -1009,7 +1107,8 @@ static int hm_build(struct pf_engine *e, struct pf_chain *c, void **state)
 			hc->inl->v[i].label = (uint64_t)(i + 1) * HM_GAP;
 			hc->inl->v[i].rule = c->rules[i];
 			hc->inl->v[i].node = NULL;
-			hc->inl->v[i].always = unconditional(c->rules[i]);
+			pf_hit_init(&hc->inl->v[i].hit, c->rules[i]);
+			hc->inl->v[i].hit.mflags = unconditional(c->rules[i]) ? HM_ALWAYS : 0;
 		}
 		hc->inl->n = (uint32_t)c->nrules;
 		hc->n = c->nrules;
@@ -1031,7 +1130,8 @@ static int hm_build(struct pf_engine *e, struct pf_chain *c, void **state)
 			b->v[b->n].label = (uint64_t)(i + 1) * gap;
 			b->v[b->n].rule = c->rules[i];
 			b->v[b->n].node = NULL;
-			b->v[b->n].always = unconditional(c->rules[i]);
+			pf_hit_init(&b->v[b->n].hit, c->rules[i]);
+			b->v[b->n].hit.mflags = unconditional(c->rules[i]) ? HM_ALWAYS : 0;
 			b->n++;
 			hc->n++;
 		}
@@ -1049,18 +1149,19 @@ static void hm_destroy(void *state)
 /* ---- lookup ---- */
 
 /* The linear walk, over labels from *cur. */
-static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_eval *ev)
+static struct pf_rule *scan(struct hm_chain *hc, uint64_t *cur, struct pf_eval *ev)
 {
 	/* A short chain's entries follow its state in memory: read them at that fixed address,
 	 * so that they come in with the state rather than one cache miss later. */
-	const struct hm_block *inl = (const struct hm_block *)(hc + 1);
-	if (hc->inl_only) {
+	struct hm_block *inl = (struct hm_block *)(hc + 1);
+	if (hc_flags_of(hc) & HC_INL_ONLY) {
 		uint32_t k = 0;
 		while (k < inl->n && inl->v[k].label < *cur)
 			k++;
 		for (; k < inl->n; k++) {
-			if (inl->v[k].always || pf_rule_matches(inl->v[k].rule, ev)) {
+			if (ent_always(&inl->v[k]) || pf_rule_matches(inl->v[k].rule, ev)) {
 				*cur = inl->v[k].label + 1;
+				ev->hit = ent_hit(&inl->v[k]);
 				return inl->v[k].rule;
 			}
 			if (ev->hotdrop)
@@ -1076,10 +1177,11 @@ static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_
 			off = block_offset_for_label(hc->b[bi], *cur);
 	}
 	for (; bi < hc->nb; bi++, off = 0) {
-		const struct hm_block *b = hc->b[bi];
+		struct hm_block *b = hc->b[bi];
 		for (; off < b->n; off++) {
-			if (b->v[off].always || pf_rule_matches(b->v[off].rule, ev)) {
+			if (ent_always(&b->v[off]) || pf_rule_matches(b->v[off].rule, ev)) {
 				*cur = b->v[off].label + 1;
+				ev->hit = ent_hit(&b->v[off]);
 				return b->v[off].rule;
 			}
 			if (ev->hotdrop)
@@ -1095,13 +1197,20 @@ static struct pf_rule *scan(const struct hm_chain *hc, uint64_t *cur, struct pf_
 static inline struct pf_rule *answer(struct hm_node *n, uint64_t *cur, struct pf_eval *ev)
 {
 	if (n->jgen != ev->chains_gen) {
-		const struct pf_rule *r = n->rule;
-		n->jms = r->tkind == PF_TARGET_CHAIN && r->jump
-			     ? pf_engine_chain_state(ev->engine, r->jump)
+		n->jms = n->hit.tkind == PF_TARGET_CHAIN && n->hit.jump
+			     ? pf_engine_chain_state(ev->engine, n->hit.jump)
 			     : NULL;
 		n->jgen = ev->chains_gen;
 	}
+	/* What comes next, in parallel: the hit (the engine counts there) and the state of the
+	 * chain it jumps to (its next lookup). */
+	__builtin_prefetch(&n->hit, 1);
+	if (n->jms) {
+		const struct hm_chain *next = n->jms;
+		__builtin_prefetch(next + 1);
+	}
 	ev->jump_state = n->jms;
+	ev->hit = &n->hit;
 	*cur = n->label + 1;
 	return n->rule;
 }
@@ -1112,8 +1221,8 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 	struct hm_chain *hc = state;
 	const struct pf_packet *p = ev->pkt;
 	(void)c;
-	if (!hc->indexed || p->fragoff == 1 || p->l4_truncated) {
-		hc->scans++;
+	if (!(hc_flags_of(hc) & HC_INDEXED) || p->fragoff == 1 || p->l4_truncated) {
+		ev->scans++;
 		return scan(hc, cur, ev);
 	}
 
@@ -1248,18 +1357,11 @@ enum { LA_ENTER = 0, LA_RULE, LA_SLOTS, LA_NODES };
 #define HM_LA_MIN 2048 /* indexed chains smaller than this stay in the caches: not looked at */
 #endif
 
-/* What the engine reads of a rule it takes: the goto flag, the target and the counters. */
-static inline void prefetch_rule(const struct pf_rule *r)
-{
-	__builtin_prefetch(&r->ip.flags);
-	__builtin_prefetch(&r->tkind);
-	__builtin_prefetch(&r->cnt);
-}
-
-/* What a lookup of a short chain reads: one line from hm_chain.scans on. */
+/* What a lookup of a short chain reads: the line of its inline block's header and first entry
+ * (with its hit, what the engine reads of the rule it takes). */
 static inline void prefetch_chain(const struct hm_chain *hc)
 {
-	__builtin_prefetch(&hc->scans);
+	__builtin_prefetch(hc + 1);
 }
 
 /*
@@ -1276,19 +1378,20 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 		const struct hm_chain *hc = la->ms;
 		switch (la->phase) {
 		case LA_ENTER: {
-			if (!hc->indexed || p->fragoff == 1 || p->l4_truncated) {
-				const struct hm_block *b0 = hc->inl_only
+			if (!(hc_flags_of(hc) & HC_INDEXED) || p->fragoff == 1 || p->l4_truncated) {
+				const struct hm_block *b0 = (hc_flags_of(hc) & HC_INL_ONLY)
 								? (const struct hm_block *)(hc + 1)
 							    : hc->nb ? hc->b[0]
 								     : NULL;
-				if (!b0 || !b0->v[0].always)
+				if (!b0 || !ent_always(&b0->v[0]))
 					return false;
-				const struct pf_rule *r = b0->v[0].rule;
-				la->p[0] = r;
+				const struct pf_hit *h =
+				    b0->v[0].node ? &b0->v[0].node->hit : &b0->v[0].hit;
+				la->p[0] = h;
 				la->phase = LA_RULE;
 				if (la->hops == 0) /* a built-in chain: the same for every packet */
 					continue;
-				prefetch_rule(r);
+				__builtin_prefetch(h);
 				return true;
 			}
 			/* A chain small enough to stay in the caches is not worth waiting for; but
@@ -1333,10 +1436,10 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 			return true;
 		}
 		case LA_RULE: {
-			const struct pf_rule *r = la->p[0];
-			if (r->tkind != PF_TARGET_CHAIN || !r->jump)
+			const struct pf_hit *h = la->p[0];
+			if (h->tkind != PF_TARGET_CHAIN || !h->jump)
 				return false;
-			void *ms = pf_engine_chain_state(ev->engine, r->jump);
+			void *ms = pf_engine_chain_state(ev->engine, h->jump);
 			if (!ms || ++la->hops >= LA_MAX_HOPS)
 				return false;
 			la->ms = ms;
@@ -1353,7 +1456,7 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 				la->p[j] = head;
 				if (head) {
 					__builtin_prefetch(head);
-					__builtin_prefetch((const char *)head + 63);
+					__builtin_prefetch(&head->hit);
 				}
 			}
 			la->phase = LA_NODES;
@@ -1384,7 +1487,7 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 			}
 			if (!best)
 				return false;
-			prefetch_rule(best->rule);
+			__builtin_prefetch(&best->hit);
 			if (best->jgen != ev->chains_gen || !best->jms || ++la->hops >= LA_MAX_HOPS)
 				return false;
 			la->ms = best->jms;
@@ -1438,12 +1541,14 @@ static int hm_insert(void *state, struct pf_chain *c, size_t pos, struct pf_rule
 		c->rules = v;
 		c->cap = cap;
 	}
-	struct hm_ent e = {0, r, NULL, unconditional(r)};
+	struct hm_ent e = {.label = 0, .rule = r, .node = NULL};
+	pf_hit_init(&e.hit, r);
+	e.hit.mflags = unconditional(r) ? HM_ALWAYS : 0;
 	if (seq_insert(hc, pos, &e))
 		return -1;
 	hc->stale = true;
 	assign_label(hc, pos);
-	if (hc->indexed) {
+	if (hc_flags_of(hc) & HC_INDEXED) {
 		if (index_ent(hc, seq_at(hc, pos)))
 			drop_index(hc);
 	} else if (hc->n >= HM_SMALL) {
@@ -1459,9 +1564,10 @@ static struct pf_rule *hm_remove(void *state, struct pf_chain *c, size_t pos)
 	if (pos >= hc->n)
 		return NULL;
 	struct hm_ent e = seq_remove(hc, pos);
+	e.rule->cnt = ent_hit(&e)->cnt;
 	if (e.node) {
 		unplace(hc, e.node);
-		free(e.node);
+		node_free(hc, e.node);
 	}
 	hc->stale = true;
 	return e.rule;
@@ -1475,12 +1581,15 @@ static struct pf_rule *hm_replace(void *state, struct pf_chain *c, size_t pos, s
 		return NULL;
 	struct hm_ent *e = seq_at(hc, pos);
 	struct pf_rule *old = e->rule;
+	old->cnt = ent_hit(e)->cnt;
 	e->rule = r;
-	e->always = unconditional(r);
+	pf_hit_init(&e->hit, r);
+	e->hit.mflags = unconditional(r) ? HM_ALWAYS : 0;
 	hc->stale = true;
 	if (e->node) {
 		unplace(hc, e->node);
 		e->node->rule = r;
+		e->node->hit = e->hit;
 		e->node->jgen = 0; /* its jump target is another chain's */
 		if (place(hc, e->node))
 			drop_index(hc);
@@ -1517,6 +1626,17 @@ static int hm_sync(void *state, struct pf_chain *c)
 	return 0;
 }
 
+static void hm_counters(void *state, struct pf_chain *c)
+{
+	struct hm_chain *hc = state;
+	(void)c;
+	for (size_t bi = 0; bi < hc->nb; bi++)
+		for (uint32_t k = 0; k < hc->b[bi]->n; k++) {
+			struct hm_ent *e = &hc->b[bi]->v[k];
+			e->rule->cnt = ent_hit(e)->cnt;
+		}
+}
+
 /* Heap bytes of one allocation, with glibc's chunk header. */
 static size_t heap(const void *p)
 {
@@ -1528,7 +1648,6 @@ static size_t hm_memory(const void *state, size_t *ntables, struct pf_matcher_co
 	const struct hm_chain *hc = state;
 	if (st) {
 		st->lookups += hc->st.lookups;
-		st->scans += hc->scans;
 		st->probes += hc->st.probes;
 		st->nodes += hc->st.nodes;
 		st->candidates += hc->st.candidates;
@@ -1538,9 +1657,9 @@ static size_t hm_memory(const void *state, size_t *ntables, struct pf_matcher_co
 	for (size_t bi = 0; bi < hc->nb; bi++) {
 		if (hc->b[bi] != hc->inl)
 			m += heap(hc->b[bi]);
-		for (uint32_t k = 0; k < hc->b[bi]->n; k++)
-			m += heap(hc->b[bi]->v[k].node);
 	}
+	for (const struct hm_chunk *ck = hc->chunks; ck; ck = ck->next)
+		m += heap(ck);
 	for (size_t i = 0; i < hc->ntables; i++)
 		m += heap(hc->tables[i]) + heap(hc->tables[i]->slots);
 	if (ntables)
@@ -1560,6 +1679,7 @@ const struct pf_matcher_ops pf_matcher_hashed = {
     .count = hm_count,
     .rule_at = hm_rule_at,
     .sync = hm_sync,
+    .counters = hm_counters,
     .memory = hm_memory,
     .lookahead = hm_lookahead,
     .forget = hm_forget,

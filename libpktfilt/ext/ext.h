@@ -20,12 +20,12 @@
 
 struct pf_rule;
 struct pf_ext;
-struct pf_eval;	       /* engine/eval.h: one packet being judged */
-struct pf_engine;      /* engine/eval.h: the compiled rule set */
+struct pf_eval;	  /* engine/eval.h: one packet being judged */
+struct pf_engine; /* engine/eval.h: the compiled rule set */
 
 /* Target results: a verdict for the packet, or continue with the next rule. */
 #define PF_XT_CONTINUE 0xffffffffu
-#define PF_XT_VERDICT(v) ((unsigned)(v))				 /* PF_NF_ACCEPT, ... */
+#define PF_XT_VERDICT(v) ((unsigned)(v)) /* PF_NF_ACCEPT, ... */
 #define PF_XT_QUEUE(num, bypass) (3u | ((unsigned)(num) << 16) | ((bypass) ? 0x8000u : 0u))
 
 enum pf_ext_kind { PF_EXT_MATCH, PF_EXT_TARGET };
@@ -42,8 +42,8 @@ enum pf_ext_arg {
 #define PF_EXT_ARG2 1 /* PF_ARG_TWO and pf_parse_ctx.arg2 exist */
 
 /* Option flags. */
-#define PF_OPT_INVERT 0x1 /* "! --opt" is allowed */
-#define PF_OPT_MULTI 0x2  /* may be given more than once */
+#define PF_OPT_INVERT 0x1  /* "! --opt" is allowed */
+#define PF_OPT_MULTI 0x2   /* may be given more than once */
 #define PF_OPT_NOCHECK 0x4 /* the extension checks ! and repetition itself */
 
 struct pf_ext_option {
@@ -56,15 +56,15 @@ struct pf_ext_option {
 /* What parse() and final_check() are given. */
 struct pf_parse_ctx {
 	const struct pf_ext *ext;
-	void *data;		      /* the extension's private, zeroed then init()ed data */
-	int id;			      /* option id (parse only) */
-	const char *name;	      /* option name as declared (parse only) */
-	const char *arg;	      /* argument or NULL */
-	const char *arg2;	      /* PF_ARG_TWO: the second word or NULL */
-	bool invert;		      /* "!" was given before the option */
-	uint64_t seen;		      /* bit per option id already parsed (before this one) */
-	const struct pf_rule *rule;   /* the rule being built: core fields (ip.proto, ...) */
-	const char *table;	      /* table name */
+	void *data;		    /* the extension's private, zeroed then init()ed data */
+	int id;			    /* option id (parse only) */
+	const char *name;	    /* option name as declared (parse only) */
+	const char *arg;	    /* argument or NULL */
+	const char *arg2;	    /* PF_ARG_TWO: the second word or NULL */
+	bool invert;		    /* "!" was given before the option */
+	uint64_t seen;		    /* bit per option id already parsed (before this one) */
+	const struct pf_rule *rule; /* the rule being built: core fields (ip.proto, ...) */
+	const char *table;	    /* table name */
 	struct pf_error *err;
 };
 
@@ -72,7 +72,7 @@ struct pf_parse_ctx {
 struct pf_print_ctx {
 	const void *data;
 	const struct pf_rule *rule;
-	bool numeric; /* -n: no service names, no "anywhere" */
+	bool numeric;	  /* -n: no service names, no "anywhere" */
 	bool reparseable; /* save: quote what iptables prints bare but cannot read back
 			     (pf_sb_put_word) */
 };
@@ -84,19 +84,21 @@ struct pf_index_key {
 	uint32_t mark, mark_mask;    /* (ev->mark & mark_mask) == mark for accepted packets */
 	unsigned flags;		     /* PF_INDEX_* */
 };
-#define PF_INDEX_IMPURE 0x1 /* the fields reject early, but .match may have side effects or
-			       hotdrop on packets inside them (evaluated in rule order) */
-#define PF_INDEX_EXACT 0x2  /* on packets with fragoff == 0 and a whole transport header,
-			       .match accepts exactly the packets inside the fields */
+#define PF_INDEX_IMPURE                                                                            \
+	0x1 /* the fields reject early, but .match may have side effects or                        \
+	       hotdrop on packets inside them (evaluated in rule order) */
+#define PF_INDEX_EXACT                                                                             \
+	0x2 /* on packets with fragoff == 0 and a whole transport header,                          \
+	       .match accepts exactly the packets inside the fields */
 
 struct pf_ext {
-	const char *name;   /* as written after -m / -j */
+	const char *name;      /* as written after -m / -j */
 	const char *real_name; /* the kernel's name when name is an alias (NOTRACK is CT):
 				  what -L shows in its target column. NULL: name */
 	enum pf_ext_kind kind;
 	uint8_t revision;
-	size_t data_size;   /* size of the private data; flat, memcpy-able */
-	size_t cmp_size;    /* bytes compared for -D/-C (0: all of data_size) */
+	size_t data_size;		     /* size of the private data; flat, memcpy-able */
+	size_t cmp_size;		     /* bytes compared for -D/-C (0: all of data_size) */
 	const struct pf_ext_option *options; /* terminated by { .name = NULL } */
 
 	/* Table and hook restrictions enforced at commit, as the kernel's checkentry does.
@@ -140,6 +142,13 @@ struct pf_ext {
 	size_t state_size;
 	int (*state_init)(struct pf_engine *engine, const void *data, void *state);
 	void (*state_free)(struct pf_engine *engine, void *state);
+	/* The state is the rule's, not the engine's: engines of one state domain (engine.h,
+	 * engine/state_domain.h) share one per rule, as the kernel has one for all CPUs. Then
+	 * .match takes pf_state_lock(state) around its use; state_init runs once per state and
+	 * state_free once, maybe through another engine than state_init's (neither keeps the
+	 * engine). Objects of pf_engine_shared are shared by name and locked the same way,
+	 * whatever this flag. */
+	bool state_shared;
 
 	/* ---- indexing (engine/matcher_hashed.c, docs/matcher.md) ---- */
 	/* Optional: describe, for the hashed matcher, a superset of the packets this instance can

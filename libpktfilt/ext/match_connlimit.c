@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include "engine/eval.h"
+#include "engine/state_domain.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -181,7 +182,8 @@ static void connlimit_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out
  * is counted, at most 9 removals per packet as in __nf_conncount_add.
  * Capacity: CL_MAX_ENTRIES remembered connections per rule, allocated when the engine is
  * compiled; a packet that needs one more is dropped (hotdrop), as the kernel does when its
- * allocation fails.
+ * allocation fails. The lists are the rule's: the engines of a state domain share them (under
+ * their lock), as the kernel's CPUs share the rule's nf_conncount data.
  */
 #define CL_MAX_ENTRIES 65536u
 #define CL_HASH 65536u
@@ -506,9 +508,11 @@ static bool connlimit_match(struct pf_eval *ev, const void *data, void *state)
 		ev->hotdrop = true;
 		return false;
 	}
-	uint8_t flags = note_packet(st, &t, tracked, p, ct);
 	uint32_t key = ((info->flags & CL_DADDR) ? p->daddr : p->saddr) & info->mask[0];
+	pf_state_lock(st);
+	uint8_t flags = note_packet(st, &t, tracked, p, ct);
 	uint32_t n = count_group(st, key, &t, flags);
+	pf_state_unlock(st);
 	if (n == 0) {
 		ev->hotdrop = true;
 		return false;
@@ -532,4 +536,5 @@ const struct pf_ext pf_match_connlimit = {
     .state_size = sizeof(struct cl_state),
     .state_init = connlimit_state_init,
     .state_free = connlimit_state_free,
+    .state_shared = true,
 };

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 
 #include "engine/eval.h"
+#include "engine/state_domain.h"
 #include "ext/ext.h"
 #include "ext/jiffies.h"
 #include "language/xtutil.h"
@@ -558,7 +559,9 @@ static int hashlimit_check_entry(const struct pf_rule *rule, const void *data, c
  * created the table; each rule keeps its own --hashlimit-upto/above sense, and its own choice
  * of rate-match and of byte cost, as the kernel's match function reads those from the rule.
  * The table lives while some rule of the engine names it (the kernel's also survives the
- * replacement of the iptables table, which here is a new engine with new tables).
+ * replacement of the iptables table, which here is a new engine with new tables). Engines of
+ * a state domain (pktfiltd's workers) share their tables by name, as they share their rules:
+ * the table is then locked around each packet's use of it (the kernel locks its entry).
  *
  * Entries are keyed by the masked source and/or destination address and the source and/or
  * destination port (read, as the kernel does, 4 bytes at the end of the IP header plus 0 for
@@ -653,6 +656,8 @@ static int hashlimit_state_init(struct pf_engine *eng, const void *data, void *s
 	    pf_engine_shared(eng, "hashlimit", key, sizeof(struct hl_table), hl_table_destroy);
 	if (!t)
 		return -1;
+	int rc = 0;
+	pf_state_lock(t);
 	if (!t->ready) {
 		memset(t, 0, sizeof(*t));
 		t->cfg = *info;
@@ -663,13 +668,17 @@ static int hashlimit_state_init(struct pf_engine *eng, const void *data, void *s
 		t->ent = calloc(t->max, sizeof(*t->ent));
 		if (!t->buckets || !t->ent) {
 			hl_table_destroy(t);
-			return -1;
+			rc = -1;
+		} else {
+			t->ready = true;
 		}
-		t->ready = true;
 	}
-	t->refcnt++;
-	st->t = t;
-	return 0;
+	if (rc == 0) {
+		t->refcnt++;
+		st->t = t;
+	}
+	pf_state_unlock(t);
+	return rc;
 }
 
 /* htable_put: the last rule using the table destroys it (a later rule creates a new one with
@@ -678,10 +687,14 @@ static void hashlimit_state_free(struct pf_engine *eng, void *state)
 {
 	struct hl_table *t = ((struct hl_state *)state)->t;
 	(void)eng;
-	if (t && --t->refcnt == 0) {
+	if (!t)
+		return;
+	pf_state_lock(t);
+	if (--t->refcnt == 0) {
 		hl_table_destroy(t);
 		t->ready = false;
 	}
+	pf_state_unlock(t);
 }
 
 static uint32_t hl_hash(const struct hl_table *t, const struct hl_key *k)
@@ -858,11 +871,10 @@ static uint32_t byte_cost(uint32_t len, struct hl_entry *dh)
 	return (uint32_t)tmp;
 }
 
-static bool hashlimit_match(struct pf_eval *ev, const void *data, void *state)
+/* The match, with the table locked. */
+static bool hl_match_table(struct pf_eval *ev, const struct hashlimit_info *cfg, struct hl_table *t,
+			   uint64_t now)
 {
-	const struct hashlimit_info *cfg = data;
-	struct hl_table *t = ((struct hl_state *)state)->t;
-	uint64_t now = pf_jiffies(ev);
 	struct hl_key k;
 	bool invert = (cfg->mode & HL_INVERT) != 0;
 
@@ -920,6 +932,16 @@ static bool hashlimit_match(struct pf_eval *ev, const void *data, void *state)
 		return !invert;
 	}
 	return invert;
+}
+
+static bool hashlimit_match(struct pf_eval *ev, const void *data, void *state)
+{
+	struct hl_table *t = ((struct hl_state *)state)->t;
+	uint64_t now = pf_jiffies(ev);
+	pf_state_lock(t);
+	bool ret = hl_match_table(ev, data, t, now);
+	pf_state_unlock(t);
+	return ret;
 }
 
 const struct pf_ext pf_match_hashlimit = {

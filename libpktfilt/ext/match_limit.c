@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "engine/eval.h"
+#include "engine/state_domain.h"
 #include "ext/ext.h"
 #include "ext/jiffies.h"
 #include "language/xtutil.h"
@@ -166,6 +167,10 @@ static int limit_check_entry(const struct pf_rule *rule, const void *data, const
  * has no clock then, so the rule is taken to be inserted at the first packet that reaches
  * the match (the bucket is full at that moment either way). Like the kernel, which starts
  * a new bucket whenever the table is replaced, a newly compiled engine starts full buckets.
+ *
+ * The bucket is the rule's: the engines of a state domain (pktfiltd's workers) share it, as
+ * the kernel's CPUs share the rule's under its spinlock (here the bucket's lock, taken only
+ * when it is shared), so that --limit 5/s lets 5 packets a second through in all.
  */
 struct limit_state {
 	bool started;
@@ -189,6 +194,7 @@ static bool limit_match(struct pf_eval *ev, const void *data, void *state)
 	struct limit_state *st = state;
 	uint64_t now = pf_jiffies(ev);
 	(void)data;
+	pf_state_lock(st);
 	if (!st->started) {
 		st->started = true;
 		st->prev = now;
@@ -201,6 +207,7 @@ static bool limit_match(struct pf_eval *ev, const void *data, void *state)
 	if (ok)
 		credit -= st->cost;
 	st->credit = credit;
+	pf_state_unlock(st);
 	return ok;
 }
 
@@ -219,4 +226,5 @@ const struct pf_ext pf_match_limit = {
     .match = limit_match,
     .state_size = sizeof(struct limit_state),
     .state_init = limit_state_init,
+    .state_shared = true,
 };

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include "engine/eval.h"
+#include "engine/state_domain.h"
 #include "ext/ext.h"
 #include "ext/jiffies.h"
 #include "language/xtutil.h"
@@ -302,7 +303,9 @@ static int recent_check_entry(const struct pf_rule *rule, const void *data, cons
  *
  * A list lives while some rule of the engine names it, as in the kernel; but the kernel's
  * lists also survive the replacement of a table (the new rules take them over), which here
- * is a new engine with new lists, and /proc/net/xt_recent can edit them.
+ * is a new engine with new lists, and /proc/net/xt_recent can edit them. Engines of a state
+ * domain (pktfiltd's workers) share their lists by name, as they share their rules: a list is
+ * then locked around each packet's use of it (the kernel takes its recent_lock).
  */
 #define RECENT_LIST_TOT 100  /* ip_list_tot */
 #define RECENT_HASH_SIZE 128 /* 1 << fls(ip_list_tot) */
@@ -464,6 +467,8 @@ static int recent_state_init(struct pf_engine *eng, const void *data, void *stat
 	    pf_engine_shared(eng, "recent", key, sizeof(struct recent_table), recent_table_destroy);
 	if (!t)
 		return -1;
+	int rc = 0;
+	pf_state_lock(t);
 	/* recent_mt_check: the ring size (ip_pkt_list_tot is 0 by default). */
 	uint32_t want = 31;
 	if (info->hit_count) {
@@ -476,8 +481,10 @@ static int recent_state_init(struct pf_engine *eng, const void *data, void *stat
 		/* a new list, or a larger ring: the kernel flushes the list */
 		uint64_t *stamps =
 		    calloc((size_t)RECENT_LIST_TOT * ((size_t)want + 1), sizeof(*stamps));
-		if (!stamps)
-			return -1;
+		if (!stamps) {
+			rc = -1;
+			goto out;
+		}
 		free(t->stamps);
 		t->stamps = stamps;
 		if (!t->ready)
@@ -488,7 +495,9 @@ static int recent_state_init(struct pf_engine *eng, const void *data, void *stat
 	}
 	t->refcnt++;
 	st->t = t;
-	return 0;
+out:
+	pf_state_unlock(t);
+	return rc;
 }
 
 /* recent_mt_destroy: the last rule naming the list deletes it (a later rule creates a new
@@ -497,25 +506,24 @@ static void recent_state_free(struct pf_engine *eng, void *state)
 {
 	struct recent_table *t = ((struct recent_state *)state)->t;
 	(void)eng;
-	if (t && --t->refcnt == 0) {
+	if (!t)
+		return;
+	pf_state_lock(t);
+	if (--t->refcnt == 0) {
 		recent_table_destroy(t);
 		t->ready = false;
 	}
+	pf_state_unlock(t);
 }
 
-static bool recent_match(struct pf_eval *ev, const void *data, void *state)
+/* The match, with the list locked. */
+static bool recent_match_list(struct pf_eval *ev, const struct recent_info *info,
+			      struct recent_table *t, uint8_t ttl)
 {
-	const struct recent_info *info = data;
-	struct recent_table *t = ((struct recent_state *)state)->t;
 	const struct pf_packet *p = ev->pkt;
 	uint64_t now = pf_jiffies(ev);
 	bool ret = info->invert != 0;
 	uint32_t addr = (info->side == RC_DEST ? p->daddr : p->saddr) & t->mask;
-	const uint8_t *ttlp = pf_packet_bytes(p, 8, 1);
-	uint8_t ttl = ttlp ? *ttlp : p->ttl;
-	/* the TTL as seen before forwarding */
-	if (ev->out[0] != '\0' && ev->hook != PF_NF_LOCAL_OUT && !ev->meta->has_uid)
-		ttl++;
 
 	int i = recent_lookup(t, addr, (info->check_set & RC_TTL) ? ttl : 0);
 	if (i < 0) {
@@ -556,6 +564,21 @@ static bool recent_match(struct pf_eval *ev, const void *data, void *state)
 		recent_update(t, i, now);
 		t->ent[i].ttl = ttl;
 	}
+	return ret;
+}
+
+static bool recent_match(struct pf_eval *ev, const void *data, void *state)
+{
+	struct recent_table *t = ((struct recent_state *)state)->t;
+	const struct pf_packet *p = ev->pkt;
+	const uint8_t *ttlp = pf_packet_bytes(p, 8, 1);
+	uint8_t ttl = ttlp ? *ttlp : p->ttl;
+	/* the TTL as seen before forwarding */
+	if (ev->out[0] != '\0' && ev->hook != PF_NF_LOCAL_OUT && !ev->meta->has_uid)
+		ttl++;
+	pf_state_lock(t);
+	bool ret = recent_match_list(ev, data, t, ttl);
+	pf_state_unlock(t);
 	return ret;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine/eval.h"
+#include "engine/state_domain.h"
 #include "ext/ext.h"
 #include "language/xtutil.h"
 #include "model/model.h"
@@ -157,8 +158,8 @@ static void statistic_save(const struct pf_print_ctx *ctx, struct pf_strbuf *out
  * mode keeps one counter per rule, started at every - packet when the rule is inserted
  * (when the engine is compiled): each packet advances it (every wraps to 0) and the packet
  * matches when it becomes 0, so --every n --packet p matches packets p+1, p+1+n, ... The
- * kernel's counter is an atomic shared by all CPUs; one engine is used by one thread.
- * "!" inverts both modes.
+ * kernel's counter is an atomic shared by all CPUs; here the engines of a state domain
+ * share it (pf_state_lock), an engine without one has its own. "!" inverts both modes.
  */
 struct statistic_state {
 	uint32_t count;
@@ -183,11 +184,15 @@ static bool statistic_match(struct pf_eval *ev, const void *data, void *state)
 		if ((pf_eval_random(ev) & 0x7FFFFFFFu) < info->u.probability)
 			ret = !ret;
 		break;
-	case ST_MODE_NTH:
-		st->count = st->count == info->u.every ? 0 : st->count + 1;
-		if (st->count == 0)
+	case ST_MODE_NTH: {
+		pf_state_lock(st);
+		uint32_t count = st->count == info->u.every ? 0 : st->count + 1;
+		st->count = count;
+		pf_state_unlock(st);
+		if (count == 0)
 			ret = !ret;
 		break;
+	}
 	}
 	return ret;
 }
@@ -206,4 +211,5 @@ const struct pf_ext pf_match_statistic = {
     .match = statistic_match,
     .state_size = sizeof(struct statistic_state),
     .state_init = statistic_state_init,
+    .state_shared = true,
 };

@@ -6,10 +6,11 @@
 # (53 rejected with an ICMP error, 5353 dropped), `pktfilt -L -v -n` against the daemon shows
 # live counters, a rule inserted with `pktfilt -I` takes effect on the next packets and keeps
 # the other rules' counters, INPUT and addrtype, the header-only copy range, pktfilt-save and
-# pktfilt-restore, the socket's permissions, --stats, verdicts carrying a mark (MARK) and a
-# changed packet (TTL), a rules file with an error refused on SIGHUP (running rules stay),
-# kill -9 letting traffic through (--queue-bypass) and a restart coming back with the same
-# rules, SIGTERM removing the kernel hooks. About 25 s.
+# pktfilt-restore, a limit rule's bucket shared by both queues, the socket's permissions,
+# --stats, verdicts carrying a mark (MARK) and a changed packet (TTL), a rules file with an
+# error refused on SIGHUP (running rules stay), kill -9 letting traffic through
+# (--queue-bypass) and a restart coming back with the same rules, SIGTERM removing the kernel
+# hooks. About 25 s.
 set -u
 build=${PKTFILT_BUILD:-build}
 build=$(cd "$build" && pwd)
@@ -193,6 +194,26 @@ check "pktfilt-restore --noflush through the daemon" \
     in_ns $F env -u PKTFILT_STATE PKTFILT_SOCKET="$sock" "$build/tools/pktfilt-restore" --noflush "$tmp/add.v4"
 check "the restored rule is live" out_has '^-A INPUT -s 198.18.99.0/24 -j DROP' pf -S INPUT
 check "and the FORWARD rules were kept" out_has '--dport 8080' pf -S FORWARD
+
+# Two workers, one rule state (a state domain): a limit rule's bucket is shared by both
+# queues' engines, as by the kernel's CPUs. 16 datagrams from 8 client addresses (NFQUEUE's
+# balance hashes the addresses: both queues get some, all but surely): 3 match, not 3 a queue.
+for i in $(seq 10 17); do ip -n $C addr add 198.18.61.$i/24 dev veth0; done
+check "pktfilt -I of a limit rule (burst 3)" \
+    pf -I FORWARD 1 -p udp --dport 5353 -m limit --limit 1/hour --limit-burst 3
+in_ns $C python3 -c '
+import socket
+for i in range(10, 18):
+    for _ in range(2):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("198.18.61.%d" % i, 0))
+        s.sendto(b"x", ("198.18.62.2", 5353))
+        s.close()'
+sleep 0.5
+lim=$(pf -L FORWARD 1 -v -n -x | awk '{ print $1 }')
+check "the limit rule matched 3 of 16 datagrams over two queues (${lim:-?})" test "${lim:-0}" = 3
+check "pktfilt -D of the limit rule" pf -D FORWARD 1
+for i in $(seq 10 17); do ip -n $C addr del 198.18.61.$i/24 dev veth0; done
 
 # The control socket: mode 0600, and only uid 0 is served (SO_PEERCRED).
 check "control socket mode 0600" test "$(stat -c %a "$sock")" = 600

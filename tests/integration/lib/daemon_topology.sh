@@ -19,6 +19,9 @@ C= F= S=
 
 cleanup() {
     [ -n "$dpid" ] && kill -9 "$dpid" 2>/dev/null
+    # this script's own background jobs too (servers started with ip netns exec), in case
+    # their namespace went away under them
+    jobs -p | xargs -r kill -9 2>/dev/null
     for ns in $C $F $S; do
         ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
         ip netns del "$ns" 2>/dev/null
