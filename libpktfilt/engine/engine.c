@@ -531,7 +531,7 @@ pf_engine *pf_engine_new(const pf_ruleset *rs, const struct pf_engine_config *cf
 		pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
 		goto fail;
 	}
-	e->rs = pf_ruleset_clone(rs);
+	e->rs = pf_ruleset_clone_packed(rs); /* each rule in one block */
 	if (!e->rs) {
 		pf_err_set(err, PF_ERR_RESOURCE, PF_STYLE_PLAIN, "Memory allocation problem");
 		goto fail;
@@ -1115,7 +1115,7 @@ static struct pf_rule *rule_import(struct pf_engine *e, struct pf_table *t,
 			return NULL;
 		}
 	}
-	struct pf_rule *r = pf_rule_clone(src);
+	struct pf_rule *r = pf_rule_clone_packed(src);
 	if (!r) {
 		nomem(err);
 		return NULL;

@@ -1207,6 +1207,15 @@ static void hm_destroy(void *state)
 
 /* ---- lookup ---- */
 
+/* What pf_rule_matches reads of a rule (an engine's rules are packed: the ip part, then the
+ * matches array and their data in the lines that follow), fetched before it is asked. */
+static inline void prefetch_rule(const struct pf_rule *r)
+{
+	__builtin_prefetch(r);
+	__builtin_prefetch((const char *)r + 64);
+	__builtin_prefetch((const char *)r + 128);
+}
+
 /* The linear walk, over labels from *cur. */
 static struct pf_rule *scan(struct hm_chain *hc, uint64_t *cur, struct pf_eval *ev)
 {
@@ -1217,6 +1226,10 @@ static struct pf_rule *scan(struct hm_chain *hc, uint64_t *cur, struct pf_eval *
 		uint32_t k = 0;
 		while (k < inl->n && inl->v[k].label < *cur)
 			k++;
+		/* the rules the walk may ask, all at once */
+		for (uint32_t j = k; j < inl->n; j++)
+			if (!ent_always(&inl->v[j]))
+				prefetch_rule(inl->v[j].rule);
 		for (; k < inl->n; k++) {
 			if (ent_always(&inl->v[k]) || pf_rule_matches(inl->v[k].rule, ev)) {
 				*cur = inl->v[k].label + 1;
@@ -1238,6 +1251,8 @@ static struct pf_rule *scan(struct hm_chain *hc, uint64_t *cur, struct pf_eval *
 	for (; bi < hc->nb; bi++, off = 0) {
 		struct hm_block *b = hc->b[bi];
 		for (; off < b->n; off++) {
+			if (off + 1 < b->n)
+				prefetch_rule(b->v[off + 1].rule);
 			if (ent_always(&b->v[off]) || pf_rule_matches(b->v[off].rule, ev)) {
 				*cur = b->v[off].label + 1;
 				ev->hit = ent_hit(&b->v[off]);
@@ -1446,8 +1461,16 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 								? (const struct hm_block *)(hc + 1)
 							    : hc->nb ? hc->b[0]
 								     : NULL;
-				if (!b0 || !ent_always(&b0->v[0]))
+				if (!b0)
 					return false;
+				if (!ent_always(&b0->v[0])) {
+					/* rules to ask: the guess ends here, with them on their way
+					 */
+					for (uint32_t j = 0; j < b0->n && j < HM_INLINE; j++)
+						if (!ent_always(&b0->v[j]))
+							prefetch_rule(b0->v[j].rule);
+					return false;
+				}
 				const struct pf_hit *h =
 				    b0->v[0].node ? &b0->v[0].node->hit : &b0->v[0].hit;
 				la->p[0] = h;

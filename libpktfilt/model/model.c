@@ -13,13 +13,13 @@
 #define H(x) (1u << (x))
 
 const struct pf_table_def pf_table_defs[PF_NTABLES] = {
-	{"raw", H(PF_HOOK_PRE_ROUTING) | H(PF_HOOK_LOCAL_OUT)},
-	{"mangle", H(PF_HOOK_PRE_ROUTING) | H(PF_HOOK_LOCAL_IN) | H(PF_HOOK_FORWARD) |
-			   H(PF_HOOK_LOCAL_OUT) | H(PF_HOOK_POST_ROUTING)},
-	{"nat", H(PF_HOOK_PRE_ROUTING) | H(PF_HOOK_LOCAL_IN) | H(PF_HOOK_LOCAL_OUT) |
-			H(PF_HOOK_POST_ROUTING)},
-	{"filter", H(PF_HOOK_LOCAL_IN) | H(PF_HOOK_FORWARD) | H(PF_HOOK_LOCAL_OUT)},
-	{"security", H(PF_HOOK_LOCAL_IN) | H(PF_HOOK_FORWARD) | H(PF_HOOK_LOCAL_OUT)},
+    {"raw", H(PF_HOOK_PRE_ROUTING) | H(PF_HOOK_LOCAL_OUT)},
+    {"mangle", H(PF_HOOK_PRE_ROUTING) | H(PF_HOOK_LOCAL_IN) | H(PF_HOOK_FORWARD) |
+		   H(PF_HOOK_LOCAL_OUT) | H(PF_HOOK_POST_ROUTING)},
+    {"nat",
+     H(PF_HOOK_PRE_ROUTING) | H(PF_HOOK_LOCAL_IN) | H(PF_HOOK_LOCAL_OUT) | H(PF_HOOK_POST_ROUTING)},
+    {"filter", H(PF_HOOK_LOCAL_IN) | H(PF_HOOK_FORWARD) | H(PF_HOOK_LOCAL_OUT)},
+    {"security", H(PF_HOOK_LOCAL_IN) | H(PF_HOOK_FORWARD) | H(PF_HOOK_LOCAL_OUT)},
 };
 
 const char *const pf_hook_names[PF_HOOK_COUNT] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT",
@@ -220,7 +220,7 @@ void pf_ruleset_free(pf_ruleset *rs)
 	free(rs);
 }
 
-pf_ruleset *pf_ruleset_clone(const pf_ruleset *src)
+static pf_ruleset *ruleset_clone(const pf_ruleset *src, bool packed)
 {
 	pf_ruleset *rs = pf_ruleset_new();
 	if (!rs)
@@ -234,8 +234,8 @@ pf_ruleset *pf_ruleset_clone(const pf_ruleset *src)
 		/* Chains first (so jumps can be resolved), then rules. */
 		for (size_t k = 0; k < st->nchains; k++) {
 			const struct pf_chain *sc = st->chains[k];
-			struct pf_chain *c = sc->builtin ? pf_chain_find(t, sc->name)
-							 : pf_chain_create(t, sc->name);
+			struct pf_chain *c =
+			    sc->builtin ? pf_chain_find(t, sc->name) : pf_chain_create(t, sc->name);
 			if (!c)
 				goto fail;
 			c->policy = sc->policy;
@@ -245,7 +245,8 @@ pf_ruleset *pf_ruleset_clone(const pf_ruleset *src)
 			const struct pf_chain *sc = st->chains[k];
 			struct pf_chain *c = pf_chain_find(t, sc->name);
 			for (size_t j = 0; j < sc->nrules; j++) {
-				struct pf_rule *r = pf_rule_clone(sc->rules[j]);
+				struct pf_rule *r = packed ? pf_rule_clone_packed(sc->rules[j])
+							   : pf_rule_clone(sc->rules[j]);
 				if (!r)
 					goto fail;
 				if (r->tkind == PF_TARGET_CHAIN)
@@ -263,6 +264,16 @@ fail:
 	return NULL;
 }
 
+pf_ruleset *pf_ruleset_clone(const pf_ruleset *src)
+{
+	return ruleset_clone(src, false);
+}
+
+pf_ruleset *pf_ruleset_clone_packed(const pf_ruleset *src)
+{
+	return ruleset_clone(src, true);
+}
+
 /* ---- rules ---- */
 
 struct pf_rule *pf_rule_new(void)
@@ -274,6 +285,10 @@ void pf_rule_free(struct pf_rule *r)
 {
 	if (!r)
 		return;
+	if (r->packed) {
+		free(r); /* matches and data are in the same block */
+		return;
+	}
 	for (unsigned i = 0; i < r->nmatches; i++)
 		free(r->matches[i].data);
 	free(r->matches);
@@ -291,6 +306,8 @@ static void *ext_data_new(const struct pf_ext *ext)
 
 struct pf_ext_inst *pf_rule_add_match(struct pf_rule *r, const struct pf_ext *ext)
 {
+	if (r->packed)
+		return NULL;
 	struct pf_ext_inst *m = realloc(r->matches, (r->nmatches + 1) * sizeof(*m));
 	if (!m)
 		return NULL;
@@ -306,6 +323,8 @@ struct pf_ext_inst *pf_rule_add_match(struct pf_rule *r, const struct pf_ext *ex
 
 int pf_rule_set_target_ext(struct pf_rule *r, const struct pf_ext *ext)
 {
+	if (r->packed)
+		return -1;
 	void *d = ext_data_new(ext);
 	if (!d)
 		return -1;
@@ -332,6 +351,7 @@ struct pf_rule *pf_rule_clone(const struct pf_rule *src)
 	if (!r)
 		return NULL;
 	*r = *src;
+	r->packed = false;
 	r->matches = NULL;
 	r->nmatches = 0;
 	r->target.data = NULL;
@@ -357,6 +377,46 @@ struct pf_rule *pf_rule_clone(const struct pf_rule *src)
 fail:
 	pf_rule_free(r);
 	return NULL;
+}
+
+static size_t round16(size_t n)
+{
+	return (n + 15) & ~(size_t)15;
+}
+
+struct pf_rule *pf_rule_clone_packed(const struct pf_rule *src)
+{
+	size_t size = round16(sizeof(*src)) + round16(src->nmatches * sizeof(*src->matches));
+	for (unsigned i = 0; i < src->nmatches; i++)
+		size +=
+		    round16(src->matches[i].ext->data_size ? src->matches[i].ext->data_size : 1);
+	if (src->tkind == PF_TARGET_EXT)
+		size += round16(src->target.ext->data_size ? src->target.ext->data_size : 1);
+	char *block = malloc(size);
+	if (!block)
+		return NULL;
+	struct pf_rule *r = (struct pf_rule *)block;
+	*r = *src;
+	r->packed = true;
+	size_t off = round16(sizeof(*r));
+	r->matches = src->nmatches ? (struct pf_ext_inst *)(block + off) : NULL;
+	off += round16(src->nmatches * sizeof(*src->matches));
+	for (unsigned i = 0; i < src->nmatches; i++) {
+		size_t n = src->matches[i].ext->data_size ? src->matches[i].ext->data_size : 1;
+		r->matches[i].ext = src->matches[i].ext;
+		r->matches[i].data = block + off;
+		r->matches[i].state = NULL;
+		memcpy(block + off, src->matches[i].data, n);
+		off += round16(n);
+	}
+	r->target.data = NULL;
+	r->target.state = NULL;
+	if (src->tkind == PF_TARGET_EXT) {
+		size_t n = src->target.ext->data_size ? src->target.ext->data_size : 1;
+		r->target.data = block + off;
+		memcpy(block + off, src->target.data, n);
+	}
+	return r;
 }
 
 static bool inst_equal(const struct pf_ext_inst *a, const struct pf_ext_inst *b)

@@ -60,10 +60,10 @@ enum pf_verdict {
 };
 
 enum pf_target_kind {
-	PF_TARGET_NONE,	    /* no -j: a counting rule */
-	PF_TARGET_VERDICT,  /* ACCEPT, DROP, RETURN, QUEUE */
-	PF_TARGET_CHAIN,    /* -j CHAIN or -g CHAIN (ip.flags & PF_F_GOTO) */
-	PF_TARGET_EXT,	    /* an extension target */
+	PF_TARGET_NONE,	   /* no -j: a counting rule */
+	PF_TARGET_VERDICT, /* ACCEPT, DROP, RETURN, QUEUE */
+	PF_TARGET_CHAIN,   /* -j CHAIN or -g CHAIN (ip.flags & PF_F_GOTO) */
+	PF_TARGET_EXT,	   /* an extension target */
 };
 
 struct pf_chain;
@@ -71,6 +71,10 @@ struct pf_chain;
 struct pf_rule {
 	struct pf_ipt_ip ip;
 	unsigned nmatches;
+	/* One allocation with its matches array and the matches' and target's data, laid out
+	 * one after the other (pf_rule_clone_packed: an engine's copy, read by pf_rule_matches
+	 * in a few adjacent lines): no match can be added or target set on it. */
+	bool packed;
 	struct pf_ext_inst *matches;
 	enum pf_target_kind tkind;
 	enum pf_verdict verdict;   /* PF_TARGET_VERDICT */
@@ -84,10 +88,10 @@ struct pf_table;
 struct pf_chain {
 	char name[PF_CHAIN_MAXNAMELEN + 1];
 	bool builtin;
-	uint8_t hook;		  /* built-in chains: enum pf_hook */
-	enum pf_verdict policy;	  /* built-in chains */
-	struct pf_counters pcnt;  /* policy counters */
-	unsigned refcount;	  /* rules jumping here */
+	uint8_t hook;		 /* built-in chains: enum pf_hook */
+	enum pf_verdict policy;	 /* built-in chains */
+	struct pf_counters pcnt; /* policy counters */
+	unsigned refcount;	 /* rules jumping here */
 	struct pf_rule **rules;
 	size_t nrules, cap;
 	UT_hash_handle hh;
@@ -126,13 +130,16 @@ struct pf_chain *pf_chain_create(struct pf_table *t, const char *name); /* user 
 void pf_chain_destroy(struct pf_table *t, struct pf_chain *c);		/* must be empty */
 int pf_chain_rename(struct pf_table *t, struct pf_chain *c, const char *newname);
 void pf_chain_flush(struct pf_chain *c);
-void pf_table_reset(struct pf_table *t); /* flush all, delete user chains, policies ACCEPT */
+void pf_table_reset(struct pf_table *t);	/* flush all, delete user chains, policies ACCEPT */
 void pf_table_free_content(struct pf_table *t); /* free chains and rules; t becomes zeroed */
 
 /* Rules. */
 struct pf_rule *pf_rule_new(void);
 void pf_rule_free(struct pf_rule *r);
-struct pf_rule *pf_rule_clone(const struct pf_rule *r); /* same jump pointer, counters */
+struct pf_rule *pf_rule_clone(const struct pf_rule *r);	       /* same jump pointer, counters */
+struct pf_rule *pf_rule_clone_packed(const struct pf_rule *r); /* the same, in one block */
+/* pf_ruleset_clone with packed rules (an engine's private copy). */
+pf_ruleset *pf_ruleset_clone_packed(const pf_ruleset *rs);
 /* Add a match instance with zeroed+init()ed data; returns it or NULL (no memory). */
 struct pf_ext_inst *pf_rule_add_match(struct pf_rule *r, const struct pf_ext *ext);
 int pf_rule_set_target_ext(struct pf_rule *r, const struct pf_ext *ext);
