@@ -370,10 +370,13 @@ struct gen *gen_build_rs(const pf_ruleset *rs, struct ctext *canon, struct pf_er
 		goto nomem;
 	/* The workers' engines share the state of their rules (limit buckets, nth counters,
 	 * connlimit lists, recent lists, hashlimit tables), as the kernel's CPUs do: one state
-	 * domain per generation (its engines receive the same changes); none with one worker,
-	 * which then takes no lock. The engines keep the domain. */
-	pf_state_domain *dom = NULL;
-	if (g->nq > 1 && !(dom = pf_state_domain_new()))
+	 * domain for the daemon's life, the generation's number as the engines' epoch. A new
+	 * generation starts new per-rule state (the kernel's replaced table has new rules) and
+	 * takes over the recent lists and hashlimit tables its rules name (the kernel keeps
+	 * them by name in the namespace): its engines find them in the domain while the old
+	 * generation's still hold them (it is freed after the swap). With one worker too: the
+	 * old and new engines run concurrently during the swap (docs/shared-state.md, cost). */
+	if (!D.state_domain && !(D.state_domain = pf_state_domain_new()))
 		goto nomem;
 	for (unsigned i = 0; i < g->nq; i++) {
 		struct pf_engine_config cfg = {
@@ -382,15 +385,13 @@ struct gen *gen_build_rs(const pf_ruleset *rs, struct ctext *canon, struct pf_er
 		    .log_sink = log_sink,
 		    .addr_type = D.addr_type,
 		    .host_opaque = D.host_opaque ? D.host_opaque[i] : NULL,
-		    .state_domain = dom,
+		    .state_domain = D.state_domain,
+		    .state_epoch = D.gen_seq + 1, /* g->id */
 		};
 		g->eng[i] = pf_engine_new(rs, &cfg, err);
-		if (!g->eng[i]) {
-			pf_state_domain_free(dom);
+		if (!g->eng[i])
 			goto fail;
-		}
 	}
-	pf_state_domain_free(dom);
 	if (!g->q.conntrack && pf_engine_uses_conntrack(g->eng[0])) {
 		g->q.conntrack = g->q.conntrack_engine = true;
 		qcfg_finish(&g->q);

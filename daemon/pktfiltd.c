@@ -561,6 +561,8 @@ out:
 		persist_live();
 	gen_free(D.cur);
 	D.cur = NULL;
+	pf_state_domain_free(D.state_domain); /* the daemon's reference */
+	D.state_domain = NULL;
 	metrics_stop(); /* before the statistics go */
 	free(D.stats);
 	if (D.verbose)

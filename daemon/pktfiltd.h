@@ -157,6 +157,8 @@ struct daemon {
 	/* state */
 	struct gen *cur; /* RCU-protected: workers rcu_dereference() it */
 	uint64_t gen_seq;
+	/* the rule state every generation's engines share (epoch: the generation's id) */
+	pf_state_domain *state_domain;
 	pf_ruleset *master;	 /* the live rule set, control thread only; counters: bases */
 	struct change_post post; /* the change being applied by the workers */
 	uint64_t post_seq;	 /* moves (release) when post is ready; workers acknowledge it */

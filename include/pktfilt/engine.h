@@ -201,6 +201,16 @@ struct pf_set_query {
  * another are fine: a deleted rule's state lives while one engine still has the rule, a rule
  * added gets a new state (docs/shared-state.md). pf_state_domain_free() drops the caller's
  * reference: the domain lives on while engines use it. NULL when out of memory.
+ *
+ * Generations (pf_engine_config.state_epoch): a domain may outlive a rule set, as the kernel's
+ * network namespace outlives a table replaced with iptables-restore. Engines compiled with
+ * another epoch share no per-rule state (the kernel's new rules start new buckets, counters
+ * and connection lists) but do share the named objects: a recent list or hashlimit table
+ * lives while a rule of an engine of any epoch names it, so that the next generation takes
+ * over the lists and tables it names (with the kernel's rules for a same-named object: the
+ * creator's mask and configuration stay; a recent rule with a larger --hitcount flushes the
+ * list and enlarges it) and the others are freed with the last engine naming them. Engines
+ * of different epochs may run concurrently (the old generation while the new one starts).
  */
 typedef struct pf_state_domain pf_state_domain;
 PF_API pf_state_domain *pf_state_domain_new(void);
@@ -245,6 +255,13 @@ struct pf_engine_config {
 	/* Share rule state with the other engines of this domain (see pf_state_domain above);
 	 * NULL: the engine's state is its own. The engine takes a reference. */
 	pf_state_domain *state_domain;
+	/* With a state domain: the rule-set generation the engine belongs to. Engines of one
+	 * domain and the same epoch share per-rule state (limit, statistic nth, connlimit);
+	 * engines of another epoch do not, but share the named objects (recent, hashlimit). Give
+	 * a new epoch to each new rule set compiled (a full reload), the same one to all the
+	 * engines compiled from it; single-rule changes keep the engine's epoch. 0 by default.
+	 * Ignored without a domain. */
+	uint64_t state_epoch;
 };
 
 /* Compile a rule set. The engine keeps its own copy; later changes to rs do not affect it. */

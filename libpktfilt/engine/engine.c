@@ -297,8 +297,8 @@ static int init_inst(struct pf_engine *e, struct pf_ext_inst *inst, struct pf_er
 	if (!inst->ext->state_size)
 		return 0;
 	if (inst->ext->state_shared) {
-		int rc = pf_sd_rule_state_get(e->cfg.state_domain, serial, inst->ext, inst->data, e,
-					      &inst->state);
+		int rc = pf_sd_rule_state_get(e->cfg.state_domain, e->cfg.state_epoch, serial,
+					      inst->ext, inst->data, e, &inst->state);
 		if (rc == 0)
 			return 0;
 		inst->state = NULL;

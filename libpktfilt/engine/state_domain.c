@@ -8,6 +8,13 @@
  * per-rule lock, so two engines adding the same rule at the same time find one state; the
  * order is per-rule lock, then named lock (a state_init may look up a named object), then an
  * object's lock. Nothing here runs per packet.
+ *
+ * A per-rule state is found by (epoch, serial, extension, compared data): the epoch is the
+ * engine's state_epoch (pf_engine_config), so that engines compiled for another rule-set
+ * generation never find it, as the kernel gives a replaced table's rules new state. Named
+ * objects are found by their key alone, whatever the epoch: they outlive a generation when
+ * the next one names them (the extensions' rule counts inside the object decide what the
+ * object holds, docs/shared-state.md, "Generations").
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,7 +37,7 @@ struct pf_sd_obj {
 	char key[SD_KEY_MAX];
 	/* per-rule states: the instance's number, extension and compared data (a copy, after
 	 * the state: the engine that made the state may drop its rule before the others) */
-	uint64_t serial;
+	uint64_t epoch, serial;
 	const struct pf_ext *ext;
 	const void *data;
 	size_t cmp;
@@ -89,9 +96,10 @@ void pf_state_domain_free(pf_state_domain *d)
 		domain_unref(d);
 }
 
-static size_t bucket_of(uint64_t serial, size_t nbuckets)
+static size_t bucket_of(uint64_t epoch, uint64_t serial, size_t nbuckets)
 {
-	return (size_t)((serial * 0x9E3779B97F4A7C15ull) >> 24) & (nbuckets - 1);
+	uint64_t h = (serial ^ (epoch * 0xC2B2AE3D27D4EB4Full)) * 0x9E3779B97F4A7C15ull;
+	return (size_t)(h >> 24) & (nbuckets - 1);
 }
 
 /* Make room for one more per-rule state (rule_lock held). -1 when there is no table at all. */
@@ -107,7 +115,7 @@ static int rules_grow(struct pf_state_domain *d)
 		while (d->rules[i]) {
 			struct pf_sd_obj *o = d->rules[i];
 			d->rules[i] = o->next;
-			size_t b = bucket_of(o->serial, n);
+			size_t b = bucket_of(o->epoch, o->serial, n);
 			o->next = v[b];
 			v[b] = o;
 		}
@@ -117,8 +125,9 @@ static int rules_grow(struct pf_state_domain *d)
 	return 0;
 }
 
-int pf_sd_rule_state_get(pf_state_domain *d, uint64_t serial, const struct pf_ext *ext,
-			 const void *data, struct pf_engine *e, void **state)
+int pf_sd_rule_state_get(pf_state_domain *d, uint64_t epoch, uint64_t serial,
+			 const struct pf_ext *ext, const void *data, struct pf_engine *e,
+			 void **state)
 {
 	size_t cmp = ext->cmp_size ? ext->cmp_size : ext->data_size;
 	if (!d) {
@@ -133,9 +142,10 @@ int pf_sd_rule_state_get(pf_state_domain *d, uint64_t serial, const struct pf_ex
 		return 0;
 	}
 	pthread_mutex_lock(&d->rule_lock);
-	for (struct pf_sd_obj *o = d->nbuckets ? d->rules[bucket_of(serial, d->nbuckets)] : NULL; o;
-	     o = o->next)
-		if (o->serial == serial && o->ext == ext && o->cmp == cmp &&
+	struct pf_sd_obj *chain =
+	    d->nbuckets ? d->rules[bucket_of(epoch, serial, d->nbuckets)] : NULL;
+	for (struct pf_sd_obj *o = chain; o; o = o->next)
+		if (o->serial == serial && o->epoch == epoch && o->ext == ext && o->cmp == cmp &&
 		    memcmp(o->data, data, cmp) == 0) {
 			o->refs++;
 			pthread_mutex_unlock(&d->rule_lock);
@@ -153,6 +163,7 @@ int pf_sd_rule_state_get(pf_state_domain *d, uint64_t serial, const struct pf_ex
 	}
 	o->d = d;
 	o->refs = 1;
+	o->epoch = epoch;
 	o->serial = serial;
 	o->ext = ext;
 	o->cmp = cmp;
@@ -166,7 +177,7 @@ int pf_sd_rule_state_get(pf_state_domain *d, uint64_t serial, const struct pf_ex
 		rc = -2;
 		goto out;
 	}
-	size_t b = bucket_of(serial, d->nbuckets);
+	size_t b = bucket_of(epoch, serial, d->nbuckets);
 	o->next = d->rules[b];
 	d->rules[b] = o;
 	d->nrules++;
@@ -194,7 +205,7 @@ void pf_sd_rule_state_put(const struct pf_ext *ext, struct pf_engine *e, void *s
 		pthread_mutex_unlock(&d->rule_lock);
 		return;
 	}
-	struct pf_sd_obj **pp = &d->rules[bucket_of(o->serial, d->nbuckets)];
+	struct pf_sd_obj **pp = &d->rules[bucket_of(o->epoch, o->serial, d->nbuckets)];
 	while (*pp != o)
 		pp = &(*pp)->next;
 	*pp = o->next;

@@ -11,7 +11,10 @@
  *    order the engine initialised instances (compile, then single-rule changes): engines
  *    compiled from the same rule set and given the same changes number the same rules the
  *    same way, whatever their lag behind one another. The extension and its data must match
- *    too, so that engines that diverged never share the state of different rules.
+ *    too, so that engines that diverged never share the state of different rules, and so must
+ *    the engines' state_epoch: a new rule-set generation (a new epoch) gets new per-rule
+ *    states, as a replaced kernel table does, while it shares the named objects of the
+ *    generation before (the kernel keeps recent lists and hashlimit tables by name).
  *
  * Every object (shared or not) is preceded by a struct pf_state_hdr: pf_state_lock() takes
  * its object's lock when the object is shared, and costs a load and a branch when it is not
@@ -58,14 +61,17 @@ static inline void pf_state_unlock(void *obj)
 
 /*
  * The per-rule state of an instance of ext (ext->state_shared) with data, numbered serial in
- * engine e: with a domain d, the one of the other engines' instance of the same number, ext
- * and data (a reference more), else a new one; without, the engine's own. A new state is
- * ext->state_size zeroed bytes, then ext->state_init(e, data, state) (called once per state,
- * under the domain's lock for per-rule states: it must not keep e, nor call this function).
- * Returns 0 with *state set, -1 when out of memory, -2 when state_init failed.
+ * engine e of state_epoch epoch: with a domain d, the one of the other engines' instance of
+ * the same number, ext and data in an engine of the same epoch (a reference more), else a
+ * new one; without,
+ * the engine's own. A new state is ext->state_size zeroed bytes, then ext->state_init(e, data,
+ * state) (called once per state, under the domain's lock for per-rule states: it must not
+ * keep e, nor call this function). Returns 0 with *state set, -1 when out of memory, -2 when
+ * state_init failed.
  */
-int pf_sd_rule_state_get(pf_state_domain *d, uint64_t serial, const struct pf_ext *ext,
-			 const void *data, struct pf_engine *e, void **state);
+int pf_sd_rule_state_get(pf_state_domain *d, uint64_t epoch, uint64_t serial,
+			 const struct pf_ext *ext, const void *data, struct pf_engine *e,
+			 void **state);
 /* Drop a reference taken by pf_sd_rule_state_get: the last one calls ext->state_free(e, ...)
  * (e: the engine dropping it, maybe not the one that created the state) and frees it. */
 void pf_sd_rule_state_put(const struct pf_ext *ext, struct pf_engine *e, void *state);

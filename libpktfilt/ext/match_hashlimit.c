@@ -558,10 +558,11 @@ static int hashlimit_check_entry(const struct pf_rule *rule, const void *data, c
  * expiry, size, max, gc interval), as the kernel keeps the configuration of the rule that
  * created the table; each rule keeps its own --hashlimit-upto/above sense, and its own choice
  * of rate-match and of byte cost, as the kernel's match function reads those from the rule.
- * The table lives while some rule of the engine names it (the kernel's also survives the
- * replacement of the iptables table, which here is a new engine with new tables). Engines of
- * a state domain (pktfiltd's workers) share their tables by name, as they share their rules:
- * the table is then locked around each packet's use of it (the kernel locks its entry).
+ * The table lives while some rule of the engine names it. Engines of a state domain
+ * (pktfiltd's workers) share their tables by name, as they share their rules: the table is
+ * then locked around each packet's use of it (the kernel locks its entry), and lives while a
+ * rule of any of them names it, so that a new generation of engines in the domain (a replaced
+ * rule set) takes over the tables it names, as the kernel's new table does.
  *
  * Entries are keyed by the masked source and/or destination address and the source and/or
  * destination port (read, as the kernel does, 4 bytes at the end of the IP header plus 0 for

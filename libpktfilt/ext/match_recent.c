@@ -301,11 +301,12 @@ static int recent_check_entry(const struct pf_rule *rule, const void *data, cons
  * it is the entry an --update is about to refresh); --update records the time when the
  * rule's result is true. "!" inverts the result (and so also which --update records).
  *
- * A list lives while some rule of the engine names it, as in the kernel; but the kernel's
- * lists also survive the replacement of a table (the new rules take them over), which here
- * is a new engine with new lists, and /proc/net/xt_recent can edit them. Engines of a state
- * domain (pktfiltd's workers) share their lists by name, as they share their rules: a list is
- * then locked around each packet's use of it (the kernel takes its recent_lock).
+ * A list lives while some rule of the engine names it, as in the kernel (/proc/net/xt_recent
+ * can also edit the kernel's). Engines of a state domain (pktfiltd's workers) share their
+ * lists by name, as they share their rules: a list is then locked around each packet's use
+ * of it (the kernel takes its recent_lock), and lives while a rule of any of them names it,
+ * so that a new generation of engines in the domain (a replaced rule set) takes over the
+ * lists it names, as the kernel's new table does (docs/shared-state.md).
  */
 #define RECENT_LIST_TOT 100  /* ip_list_tot */
 #define RECENT_HASH_SIZE 128 /* 1 << fls(ip_list_tot) */

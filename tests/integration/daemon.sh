@@ -6,7 +6,8 @@
 # (53 rejected with an ICMP error, 5353 dropped), `pktfilt -L -v -n` against the daemon shows
 # live counters, a rule inserted with `pktfilt -I` takes effect on the next packets and keeps
 # the other rules' counters, INPUT and addrtype, the header-only copy range, pktfilt-save and
-# pktfilt-restore, a limit rule's bucket shared by both queues, the socket's permissions,
+# pktfilt-restore (a full restore keeps a recent list its rules name, renews a limit bucket),
+# a limit rule's bucket shared by both queues, the socket's permissions,
 # --stats, verdicts carrying a mark (MARK) and a changed packet (TTL), a rules file with an
 # error refused on SIGHUP (running rules stay), kill -9 letting traffic through
 # (--queue-bypass) and a restart coming back with the same rules, SIGTERM removing the kernel
@@ -194,6 +195,60 @@ check "pktfilt-restore --noflush through the daemon" \
     in_ns $F env -u PKTFILT_STATE PKTFILT_SOCKET="$sock" "$build/tools/pktfilt-restore" --noflush "$tmp/add.v4"
 check "the restored rule is live" out_has '^-A INPUT -s 198.18.99.0/24 -j DROP' pf -S INPUT
 check "and the FORWARD rules were kept" out_has '--dport 8080' pf -S FORWARD
+
+# A full pktfilt-restore is a new generation, as iptables-restore replaces the kernel's table:
+# per-rule state starts again (a limit rule's bucket is full again) but a recent list that the
+# new rule set still names is kept (xt_recent keeps its lists by name, per namespace), and one
+# no rule names any more is gone. Three counting rules (no target) at the end of FORWARD: the
+# datagrams to 5353/5354 are dropped by the policy anyway.
+pf_restore() { in_ns $F env -u PKTFILT_STATE PKTFILT_SOCKET="$sock" "$build/tools/pktfilt-restore" "$@"; }
+fwd_policy() { pf -L FORWARD -v -n -x | sed -n '1s/.*policy DROP \([0-9]*\) packets.*/\1/p'; }
+to_srv() { # port count: datagrams from the client, judged (all end at the policy) on return
+    local p0 n
+    p0=$(fwd_policy)
+    in_ns $C python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[2])):
+    s.sendto(b"x", ("198.18.62.2", int(sys.argv[1])))' "$1" "$2"
+    for n in $(seq 50); do
+        [ "$(fwd_policy)" -ge $((${p0:-0} + $2)) ] 2>/dev/null && return
+        sleep 0.1
+    done
+}
+last3() { pf -L FORWARD -v -n -x | tail -3 | awk '{ print $1 }' | tr '\n' ' '; } # set rcheck limit
+delta() { # before after: the three differences
+    local -a b=($1) a=($2)
+    echo "$((${a[0]:-0} - ${b[0]:-0})) $((${a[1]:-0} - ${b[1]:-0})) $((${a[2]:-0} - ${b[2]:-0}))"
+}
+pf_save >"$tmp/orig.v4"
+printf '%s\n' '-A FORWARD -p udp --dport 5353 -m recent --set --name pfx' \
+    '-A FORWARD -p udp --dport 5354 -m recent --rcheck --name pfx' \
+    '-A FORWARD -p udp --dport 5354 -m limit --limit 1/hour --limit-burst 2' >"$tmp/recent.rules"
+awk -v extra="$tmp/recent.rules" '/^\*/ { t = $0 }
+    t == "*filter" && /^COMMIT/ { while ((getline l < extra) > 0) print l }
+    { print }' "$tmp/orig.v4" >"$tmp/recent.v4"
+check "pktfilt-restore (full) of the rules with a recent list" pf_restore "$tmp/recent.v4"
+c0=$(last3)
+to_srv 5354 3 # not in the list yet; the bucket of 2 used up
+to_srv 5353 1 # --set
+to_srv 5354 1 # now in the list
+d=$(delta "$c0" "$(last3)")
+check "generation 1: set 1, rcheck 1 of 4, limit 2 of 4 ($d)" test "$d" = "1 1 2"
+check "pktfilt-restore (full) again: a new generation naming the list" pf_restore "$tmp/recent.v4"
+c0=$(last3)
+to_srv 5354 3
+d=$(delta "$c0" "$(last3)")
+check "the recent list survived the restore, the limit bucket did not (rcheck 3, limit 2: $d)" \
+    test "$d" = "0 3 2"
+check "pktfilt-restore (full) of rules without the list" pf_restore "$tmp/orig.v4"
+check "pktfilt-restore (full) naming the list again" pf_restore "$tmp/recent.v4"
+c0=$(last3)
+to_srv 5354 1
+d=$(delta "$c0" "$(last3)")
+check "a list no rule named was freed: a new, empty one (rcheck 0: $d)" test "$d" = "0 0 1"
+check "pktfilt-restore (full) of the rules before" pf_restore "$tmp/orig.v4"
+check "the recent rules are gone" fails out_has 'recent' pf -S FORWARD
 
 # Two workers, one rule state (a state domain): a limit rule's bucket is shared by both
 # queues' engines, as by the kernel's CPUs. 16 datagrams from 8 client addresses (NFQUEUE's

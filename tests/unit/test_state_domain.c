@@ -2,7 +2,9 @@
  * test_state_domain.c - engines sharing a state domain (pf_state_domain, docs/shared-state.md):
  * the packets of one sequence spread over several engines of one domain give the verdicts and
  * the summed counters of one engine judging them all, as the kernel's CPUs share a rule's
- * state; single-rule changes that reach the engines at different times; threads.
+ * state; single-rule changes that reach the engines at different times; generations (epochs)
+ * of one domain, as pktfiltd's full reloads: new per-rule state, named objects taken over;
+ * threads.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -173,15 +175,19 @@ static void mk_tcp(struct pkt *p, uint32_t src, uint16_t sport, uint16_t dport, 
 }
 
 /* Judge p on engine e at PREROUTING at time now with conntrack state ct. */
-static enum pf_nf_verdict judge(unsigned e, const struct pkt *p, uint64_t now, unsigned ct)
+static enum pf_nf_verdict judge_on(pf_engine *e, const struct pkt *p, uint64_t now, unsigned ct)
 {
 	uint8_t b[256];
 	struct pf_eval_result res;
 	struct pf_packet_meta m = {.in_iface = "r0", .now_ns = now, .ct_state = ct};
 	memcpy(b, p->b, p->len);
-	ck_assert_int_eq(pf_engine_eval(eng[e], PF_NF_PRE_ROUTING, b, p->len, sizeof(b), &m, &res),
-			 0);
+	ck_assert_int_eq(pf_engine_eval(e, PF_NF_PRE_ROUTING, b, p->len, sizeof(b), &m, &res), 0);
 	return res.verdict;
+}
+
+static enum pf_nf_verdict judge(unsigned e, const struct pkt *p, uint64_t now, unsigned ct)
+{
+	return judge_on(eng[e], p, now, ct);
 }
 
 /* ---- one sequence over one engine, over several ---- */
@@ -660,6 +666,219 @@ START_TEST(threads_changing)
 }
 END_TEST
 
+/* ---- generations: one domain for several rule sets (pktfiltd's full reloads) ---- */
+
+/* n engines of r in domain d with epoch ep (a rule-set generation). */
+static void compile_gen(pf_engine **out, unsigned n, const pf_ruleset *r, pf_state_domain *d,
+			uint64_t ep)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct pf_error err;
+		struct pf_engine_config cfg = {
+		    .matcher = i % 2 ? PF_MATCHER_LINEAR : PF_MATCHER_HASHED,
+		    .state_domain = d,
+		    .state_epoch = ep,
+		};
+		out[i] = pf_engine_new(r, &cfg, &err);
+		ck_assert_msg(out[i] != NULL, "compile: %s", err.message);
+	}
+}
+
+static uint64_t pk_on(pf_engine *e, size_t n)
+{
+	uint64_t c[MAXRULES][2];
+	long k = pf_engine_chain_counters(e, "raw", "PREROUTING", NULL, c, MAXRULES);
+	ck_assert_int_ge(k, (long)n);
+	return c[n - 1][0];
+}
+
+/* A packet from src to dport judged on e: did raw rule n match (its counter grew)? */
+static bool hit_on(pf_engine *e, size_t n, uint32_t src, uint16_t dport)
+{
+	struct pkt p;
+	mk_udp(&p, src, 1000, dport);
+	uint64_t b = pk_on(e, n);
+	judge_on(e, &p, 5 * SEC, 0);
+	return pk_on(e, n) > b;
+}
+
+static unsigned hits_on(pf_engine *e, size_t n, uint32_t src, uint16_t dport, unsigned npackets)
+{
+	unsigned h = 0;
+	for (unsigned i = 0; i < npackets; i++)
+		h += hit_on(e, n, src, dport);
+	return h;
+}
+
+static pf_ruleset *ruleset_of(const char *const *cmds)
+{
+	pf_ruleset *r = pf_ruleset_new();
+	ck_assert_ptr_nonnull(r);
+	for (; *cmds; cmds++) {
+		struct pf_error err;
+		ck_assert_msg(pf_ruleset_command_string(r, *cmds, NULL, &err) == 0, "%s: %s", *cmds,
+			      err.message);
+	}
+	return r;
+}
+
+#define LIM3 "-t raw -A PREROUTING -p udp --dport 9 -m limit --limit 1/hour --limit-burst 3"
+#define HL(burst)                                                                                  \
+	"-t raw -A PREROUTING -p udp --dport 10 -m hashlimit --hashlimit-upto 1/hour "             \
+	"--hashlimit-burst " burst " --hashlimit-mode srcip --hashlimit-name H"
+
+/* As the kernel across a table replacement: a new generation (epoch) of engines of the same
+ * domain starts new per-rule state, even for identical rules at the same place, and takes over
+ * the recent lists and hashlimit tables it names, while the old generation still runs; those
+ * it does not name go with the old generation. */
+START_TEST(generations)
+{
+	const uint32_t a = ip(10, 0, 0, 1), b = ip(10, 0, 0, 2), c = ip(10, 0, 0, 3);
+	static const char *const gen1[] = {
+	    LIM3,
+	    "-t raw -A PREROUTING -p udp --dport 7 -m recent --set --name L",
+	    "-t raw -A PREROUTING -p udp --dport 8 -m recent --rcheck --name L",
+	    "-t raw -A PREROUTING -p udp --dport 7 -m recent --set --name M",
+	    HL("2"),
+	    NULL};
+	static const char *const gen2[] = {
+	    LIM3, "-t raw -A PREROUTING -p udp --dport 8 -m recent --rcheck --name L", HL("5"),
+	    NULL};
+	static const char *const gen3[] = {
+	    "-t raw -A PREROUTING -p udp --dport 8 -m recent --rcheck --name M",
+	    "-t raw -A PREROUTING -p udp --dport 8 -m recent --rcheck --hitcount 64 --name L",
+	    NULL};
+	pf_state_domain *d = pf_state_domain_new();
+	ck_assert_ptr_nonnull(d);
+	pf_ruleset *r1 = ruleset_of(gen1), *r2 = ruleset_of(gen2), *r3 = ruleset_of(gen3);
+	pf_engine *g1[2], *g2[2], *g3[1];
+
+	compile_gen(g1, 2, r1, d, 1);
+	ck_assert_uint_eq(hits_on(g1[0], 1, a, 9, 2) + hits_on(g1[1], 1, a, 9, 2), 3);
+	ck_assert(!hit_on(g1[1], 3, a, 8)); /* L: a not set yet */
+	ck_assert(hit_on(g1[0], 2, a, 7));  /* a in L and M */
+	ck_assert(hit_on(g1[1], 3, a, 8));
+	ck_assert_uint_eq(hits_on(g1[1], 5, a, 10, 3), 2); /* H: a's burst of 2 used */
+
+	/* The next generation, compiled while the first still runs. */
+	compile_gen(g2, 2, r2, d, 2);
+	/* the same limit rule at the same place: a new, full bucket, shared by generation 2;
+	 * generation 1 keeps its own, empty one */
+	ck_assert_uint_eq(hits_on(g2[0], 1, a, 9, 2) + hits_on(g2[1], 1, a, 9, 2), 3);
+	ck_assert_uint_eq(hits_on(g1[0], 1, a, 9, 1), 0);
+	/* L taken over: a is in it; an address generation 1 adds now is seen by generation 2 */
+	ck_assert(hit_on(g2[0], 2, a, 8));
+	ck_assert(!hit_on(g2[1], 2, b, 8));
+	ck_assert(hit_on(g1[1], 2, b, 7));
+	ck_assert(hit_on(g2[1], 2, b, 8));
+	/* H taken over with the creator's configuration (the kernel's htable_find_get looks at
+	 * the name only): a's entry is still empty, c gets a burst of 2, not 5 */
+	ck_assert_uint_eq(hits_on(g2[0], 3, a, 10, 2), 0);
+	ck_assert_uint_eq(hits_on(g2[1], 3, c, 10, 4), 2);
+
+	pf_engine_free(g1[0]);
+	pf_engine_free(g1[1]);
+	/* generation 1 gone: L and H live on in generation 2 */
+	ck_assert(hit_on(g2[0], 2, a, 8));
+	ck_assert(hit_on(g2[1], 2, b, 8));
+	ck_assert_uint_eq(hits_on(g2[0], 3, c, 10, 1), 0);
+
+	/* M was named by generation 1 only: gone with it, a new empty list for generation 3.
+	 * A rule of generation 3 with a larger --hitcount flushes L, which generation 2 sees. */
+	compile_gen(g3, 1, r3, d, 3);
+	ck_assert(!hit_on(g3[0], 1, a, 8));
+	ck_assert(!hit_on(g2[0], 2, a, 8));
+	ck_assert(!hit_on(g2[1], 2, b, 8));
+
+	pf_engine_free(g2[0]);
+	pf_engine_free(g2[1]);
+	pf_engine_free(g3[0]);
+	pf_state_domain_free(d);
+	pf_ruleset_free(r1);
+	pf_ruleset_free(r2);
+	pf_ruleset_free(r3);
+}
+END_TEST
+
+/* Generations swapped while both run, as pktfiltd's RCU swap: the new generation's threads
+ * start before the old ones stop, the old engines are freed while the new ones judge. */
+#define GROUNDS 6
+#define GENG 2
+#define GPACKETS 3000u
+
+struct gworker {
+	pf_engine *e;
+	unsigned id;
+	int failed;
+};
+
+static void *gworker_main(void *arg)
+{
+	struct gworker *w = arg;
+	for (unsigned i = 0; i < GPACKETS; i++) {
+		struct pkt p;
+		uint8_t b[256];
+		struct pf_eval_result res;
+		struct pf_packet_meta m = {.in_iface = "r0", .now_ns = 5 * SEC};
+		if (i % 2 == 0) /* limit, recent --set, hashlimit */
+			mk_udp(&p, ip(10, 2, w->id, i % 16), 1000, 9);
+		else /* recent --update of the source the packet before set */
+			mk_udp(&p, ip(10, 2, w->id, (i - 1) % 16), 1000, 11);
+		memcpy(b, p.b, p.len);
+		if (pf_engine_eval(w->e, PF_NF_PRE_ROUTING, b, p.len, sizeof(b), &m, &res))
+			w->failed = 1;
+	}
+	return NULL;
+}
+
+START_TEST(threads_generations)
+{
+	cmd("-t raw -A PREROUTING -p udp --dport 9 -m limit --limit 10/minute --limit-burst 500");
+	cmd("-t raw -A PREROUTING -p udp --dport 9 -m recent --set --name T");
+	cmd("-t raw -A PREROUTING -p udp --dport 9 -m hashlimit --hashlimit-upto 1/min "
+	    "--hashlimit-burst 50 --hashlimit-mode dstip --hashlimit-name TH");
+	cmd("-t raw -A PREROUTING -p udp --dport 11 -m recent --update --name T");
+	pf_state_domain *d = pf_state_domain_new();
+	ck_assert_ptr_nonnull(d);
+	pf_engine *g[2][GENG] = {{NULL}};
+	pthread_t t[2][GENG];
+	struct gworker w[2][GENG];
+	uint64_t hl = 0;
+	for (unsigned round = 0; round <= GROUNDS; round++) {
+		unsigned cur = round % 2, old = !cur;
+		if (round < GROUNDS) { /* the next generation starts while the old one runs */
+			compile_gen(g[cur], GENG, rs, d, round + 1);
+			for (unsigned i = 0; i < GENG; i++) {
+				w[cur][i] = (struct gworker){.e = g[cur][i], .id = i};
+				ck_assert_int_eq(
+				    pthread_create(&t[cur][i], NULL, gworker_main, &w[cur][i]), 0);
+			}
+		}
+		if (round == 0)
+			continue;
+		uint64_t lim = 0, upd = 0;
+		for (unsigned i = 0; i < GENG; i++) {
+			pthread_join(t[old][i], NULL);
+			ck_assert_int_eq(w[old][i].failed, 0);
+			lim += pk_on(g[old][i], 1);
+			hl += pk_on(g[old][i], 3);
+			upd += pk_on(g[old][i], 4);
+		}
+		for (unsigned i = 0; i < GENG; i++) {
+			pf_engine_free(g[old][i]); /* while the new generation judges */
+			g[old][i] = NULL;
+		}
+		/* a bucket of 500 per generation, shared by its engines */
+		ck_assert_uint_eq(lim, 500);
+		/* one list through every generation: each --update finds its source */
+		ck_assert_uint_eq(upd, GENG * (GPACKETS / 2));
+	}
+	/* one hashlimit table through every generation, one destination: 50 in all */
+	ck_assert_uint_eq(hl, 50);
+	pf_state_domain_free(d);
+}
+END_TEST
+
 static Suite *domain_suite(void)
 {
 	Suite *s = suite_create("state_domain");
@@ -675,6 +894,8 @@ static Suite *domain_suite(void)
 	tcase_add_test(tc, recent_list_across_engines);
 	tcase_add_test(tc, threads);
 	tcase_add_test(tc, threads_changing);
+	tcase_add_test(tc, generations);
+	tcase_add_test(tc, threads_generations);
 	suite_add_tcase(s, tc);
 	return s;
 }
