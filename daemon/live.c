@@ -687,11 +687,13 @@ static int gen_swap(struct gen *g, pf_ruleset *rs, struct ctext *canon, enum car
 		    const struct ctext *snap)
 {
 	struct gen *old = D.cur;
-	rcu_assign_pointer(D.cur, g);
-	urcu_qsbr_synchronize_rcu(); /* no worker uses old from here on */
+	/* (before g is published: a failure leaves the running generation and master as they
+	 * are, and g and rs to the caller) */
 	uint64_t(*live)[2] = calloc(canon->n ? canon->n : 1, sizeof(*live));
 	if (!live)
 		return -1;
+	rcu_assign_pointer(D.cur, g);
+	urcu_qsbr_synchronize_rcu(); /* no worker uses old from here on */
 	for (size_t j = 0; j < canon->n; j++) {
 		live[j][0] = canon->e[j].pkts;
 		live[j][1] = canon->e[j].bytes;
@@ -828,7 +830,12 @@ static int apply_rs(pf_ruleset *rs, enum carry mode, const struct ctext *snap, s
 	    ((g->q.hooks & ~D.hooks_installed) || (g->q.conntrack && !D.ct_trigger_installed)))
 		hooks_install(g->q.hooks | D.hooks_installed, g->q.conntrack);
 	if (gen_swap(g, rs, &canon, mode, snap)) {
+		/* nothing was published: the running rules stay */
 		ctext_free(&canon);
+		gen_free(g);
+		pf_ruleset_free(rs);
+		if (D.master)
+			needs_build(D.master);
 		set_nomem(err);
 		return -1;
 	}
