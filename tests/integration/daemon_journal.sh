@@ -67,6 +67,7 @@ def start():
     sys.exit(1)
 
 def kill9(p):
+    p.killed = True  # before the signal: a command that then finds no daemon knows why
     p.send_signal(signal.SIGKILL)
     p.wait()
     if os.path.exists(sock):
@@ -135,8 +136,12 @@ for rnd in range(rounds):
     for i in range(ncmd):
         args = command()
         rc, out, err = pf(args)
-        if rc == 4 and "lost the connection" in err or p.poll() is not None:
-            inflight = args  # killed while it ran (or before it was read)
+        # killed while it ran, before it was read, or between two commands (then the next
+        # finds no daemon; poll() may not see it yet while the killer thread reaps it)
+        gone = rc == 4 and ("lost the connection" in err or
+                            ("does not answer" in err and getattr(p, "killed", False)))
+        if gone or p.poll() is not None:
+            inflight = args
             break
         frc, fout, ferr = pf_file(expected, args)
         same = (rc, out, err.replace("pktfilt", "")) == (frc, fout, ferr.replace("pktfilt", ""))
