@@ -28,6 +28,7 @@
 #include <rte_eal.h>
 #include <rte_malloc.h>
 
+#include "bench_util.h"
 #include "pktfilt/engine.h"
 #include "pktfilt/pktfilt.h"
 
@@ -91,26 +92,6 @@ static void die(const char *msg, const char *arg)
 {
 	fprintf(stderr, "acl_bench_rte: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
 	exit(1);
-}
-
-static double now_cpu(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static double now_wall(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static uint32_t parse_ip(const char *s)
@@ -434,8 +415,7 @@ int main(int argc, char **argv)
 		} while ((t = now_cpu() - s0) < 3e8);
 		per[k] = t / (double)done;
 	}
-	qsort(per, runs, sizeof(per[0]), cmp_double);
-	double ns = per[runs / 2];
+	double ns = median(per, runs);
 
 	/* The same verdicts as pktfilt's? */
 	uint8_t *want = pktfilt_verdicts(rules_path, pk, np);

@@ -94,6 +94,16 @@ static void head(FILE *f, const char *name, const char *type, const char *help)
 				U(STAT_GET(&D.stats[i], field)));                                  \
 	} while (0)
 
+/* One value per queue from nfnetlink_queue's own view (queues it listed only). */
+#define PER_KQUEUE(f, name, type, help, field)                                                     \
+	do {                                                                                       \
+		head(f, name, type, help);                                                         \
+		for (unsigned i = 0; i < nq; i++)                                                  \
+			if (kq[i].seen)                                                            \
+				fprintf(f, "%s{queue=\"%u\"} %u\n", name, D.qfirst + i,            \
+					kq[i].field);                                              \
+	} while (0)
+
 static void metrics_text(FILE *f)
 {
 	unsigned nq = D.qlast - D.qfirst + 1;
@@ -167,26 +177,16 @@ static void metrics_text(FILE *f)
 		  "Queue reconfigurations (copy range or flags changed with the rule set).",
 		  reconfigs);
 
-	head(f, "pktfiltd_kernel_queue_dropped_total", "counter",
-	     "Packets the kernel dropped (or accepted with fail-open) because the queue was full "
-	     "(nfnetlink_queue's queue_dropped).");
-	for (unsigned i = 0; i < nq; i++)
-		if (kq[i].seen)
-			fprintf(f, "pktfiltd_kernel_queue_dropped_total{queue=\"%u\"} %u\n",
-				D.qfirst + i, kq[i].dropped);
-	head(f, "pktfiltd_kernel_queue_user_dropped_total", "counter",
-	     "Packets the kernel could not deliver to the daemon's socket (nfnetlink_queue's "
-	     "queue_user_dropped).");
-	for (unsigned i = 0; i < nq; i++)
-		if (kq[i].seen)
-			fprintf(f, "pktfiltd_kernel_queue_user_dropped_total{queue=\"%u\"} %u\n",
-				D.qfirst + i, kq[i].user_dropped);
-	head(f, "pktfiltd_kernel_queue_waiting", "gauge",
-	     "Packets waiting in the kernel's queue for a verdict.");
-	for (unsigned i = 0; i < nq; i++)
-		if (kq[i].seen)
-			fprintf(f, "pktfiltd_kernel_queue_waiting{queue=\"%u\"} %u\n", D.qfirst + i,
-				kq[i].waiting);
+	PER_KQUEUE(f, "pktfiltd_kernel_queue_dropped_total", "counter",
+		   "Packets the kernel dropped (or accepted with fail-open) because the queue was "
+		   "full (nfnetlink_queue's queue_dropped).",
+		   dropped);
+	PER_KQUEUE(f, "pktfiltd_kernel_queue_user_dropped_total", "counter",
+		   "Packets the kernel could not deliver to the daemon's socket (nfnetlink_queue's "
+		   "queue_user_dropped).",
+		   user_dropped);
+	PER_KQUEUE(f, "pktfiltd_kernel_queue_waiting", "gauge",
+		   "Packets waiting in the kernel's queue for a verdict.", waiting);
 
 	/* batch sizes: bucket b holds [2^b, 2^(b+1)), the last one everything above */
 	head(f, "pktfiltd_batch_size", "histogram", "Packets judged per receive batch.");

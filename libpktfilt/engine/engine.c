@@ -612,7 +612,7 @@ static unsigned do_table(struct pf_eval *ev, struct pf_table *t, struct pf_chain
 		struct pf_hit *h = ev->hit;
 		struct pf_counters *cnt = h ? &h->cnt : NULL;
 		if (r && !h) {
-			pf_hit_init(&own, r);
+			pf_hit_target(&own, r); /* (own.cnt unused: the rule's own counts) */
 			h = &own;
 			cnt = &r->cnt;
 		}

@@ -33,15 +33,21 @@ struct pf_hit {
 	uint8_t mflags;	       /* the matcher's own bits */
 };
 
-/* The hit of rule r as it is now (counters included). */
-static inline void pf_hit_init(struct pf_hit *h, const struct pf_rule *r)
+/* The target part of rule r's hit (counters left as they are; mflags cleared). */
+static inline void pf_hit_target(struct pf_hit *h, const struct pf_rule *r)
 {
-	h->cnt = r->cnt;
 	h->jump = r->jump;
 	h->tkind = (uint8_t)r->tkind;
 	h->verdict = (uint8_t)r->verdict;
 	h->go_to = (r->ip.flags & PF_F_GOTO) != 0;
 	h->mflags = 0;
+}
+
+/* The hit of rule r as it is now, counters included. */
+static inline void pf_hit_init(struct pf_hit *h, const struct pf_rule *r)
+{
+	pf_hit_target(h, r);
+	h->cnt = r->cnt;
 }
 
 struct pf_eval {

@@ -270,6 +270,15 @@ static inline uint32_t pmask(unsigned len)
 	return (uint32_t)(~0ull << (32 - len));
 }
 
+/* Is the packet's key inside node n's filter (the first line of the node only)? */
+static inline bool node_admits(const struct hm_node *n, uint32_t src, uint32_t dst, uint8_t proto,
+			       uint16_t sport, uint16_t dport, uint32_t mark)
+{
+	return !((src ^ n->src) & pmask(n->sl)) && !((dst ^ n->dst) & pmask(n->dl)) &&
+	       (!n->proto || n->proto == proto) && sport >= n->sp[0] && sport <= n->sp[1] &&
+	       dport >= n->dp[0] && dport <= n->dp[1] && !((mark ^ n->mark) & n->markmask);
+}
+
 static uint16_t prefix_mask16(unsigned len)
 {
 	return len ? (uint16_t)(0xffffu << (16 - len)) : 0;
@@ -1365,10 +1374,7 @@ static struct pf_rule *hm_next(void *state, const struct pf_chain *c, uint64_t *
 			if (n->label >= best)
 				break;
 			/* The node's own filter first: most false candidates end here. */
-			if (((src ^ n->src) & pmask(n->sl)) || ((dst ^ n->dst) & pmask(n->dl)) ||
-			    (n->proto && n->proto != p->proto) || sport < n->sp[0] ||
-			    sport > n->sp[1] || dport < n->dp[0] || dport > n->dp[1] ||
-			    ((mark ^ n->mark) & n->markmask))
+			if (!node_admits(n, src, dst, p->proto, sport, dport, mark))
 				continue;
 			hc->st.candidates++;
 			if ((n->flags & HM_EXACT) && p->fragoff == 0) {
@@ -1560,12 +1566,7 @@ static bool hm_lookahead(struct pf_lookahead *la, const struct pf_eval *ev)
 				     n = n->bnext, seen++) {
 					if (best && n->label >= best->label)
 						break;
-					if (((src ^ n->src) & pmask(n->sl)) ||
-					    ((dst ^ n->dst) & pmask(n->dl)) ||
-					    (n->proto && n->proto != p->proto) ||
-					    sport < n->sp[0] || sport > n->sp[1] ||
-					    dport < n->dp[0] || dport > n->dp[1] ||
-					    ((mark ^ n->mark) & n->markmask))
+					if (!node_admits(n, src, dst, p->proto, sport, dport, mark))
 						continue;
 					best = n;
 					break;

@@ -296,9 +296,15 @@ void pf_rule_free(struct pf_rule *r)
 	free(r);
 }
 
+/* Bytes of an instance's data (at least one: every instance has a data pointer). */
+static size_t data_bytes(const struct pf_ext *ext)
+{
+	return ext->data_size ? ext->data_size : 1;
+}
+
 static void *ext_data_new(const struct pf_ext *ext)
 {
-	void *d = calloc(1, ext->data_size ? ext->data_size : 1);
+	void *d = calloc(1, data_bytes(ext));
 	if (d && ext->init)
 		ext->init(d);
 	return d;
@@ -338,7 +344,7 @@ int pf_rule_set_target_ext(struct pf_rule *r, const struct pf_ext *ext)
 
 static void *dup_data(const struct pf_ext *ext, const void *data)
 {
-	size_t n = ext->data_size ? ext->data_size : 1;
+	size_t n = data_bytes(ext);
 	void *d = malloc(n);
 	if (d)
 		memcpy(d, data, n);
@@ -388,10 +394,9 @@ struct pf_rule *pf_rule_clone_packed(const struct pf_rule *src)
 {
 	size_t size = round16(sizeof(*src)) + round16(src->nmatches * sizeof(*src->matches));
 	for (unsigned i = 0; i < src->nmatches; i++)
-		size +=
-		    round16(src->matches[i].ext->data_size ? src->matches[i].ext->data_size : 1);
+		size += round16(data_bytes(src->matches[i].ext));
 	if (src->tkind == PF_TARGET_EXT)
-		size += round16(src->target.ext->data_size ? src->target.ext->data_size : 1);
+		size += round16(data_bytes(src->target.ext));
 	char *block = malloc(size);
 	if (!block)
 		return NULL;
@@ -402,7 +407,7 @@ struct pf_rule *pf_rule_clone_packed(const struct pf_rule *src)
 	r->matches = src->nmatches ? (struct pf_ext_inst *)(block + off) : NULL;
 	off += round16(src->nmatches * sizeof(*src->matches));
 	for (unsigned i = 0; i < src->nmatches; i++) {
-		size_t n = src->matches[i].ext->data_size ? src->matches[i].ext->data_size : 1;
+		size_t n = data_bytes(src->matches[i].ext);
 		r->matches[i].ext = src->matches[i].ext;
 		r->matches[i].data = block + off;
 		r->matches[i].state = NULL;
@@ -412,7 +417,7 @@ struct pf_rule *pf_rule_clone_packed(const struct pf_rule *src)
 	r->target.data = NULL;
 	r->target.state = NULL;
 	if (src->tkind == PF_TARGET_EXT) {
-		size_t n = src->target.ext->data_size ? src->target.ext->data_size : 1;
+		size_t n = data_bytes(src->target.ext);
 		r->target.data = block + off;
 		memcpy(block + off, src->target.data, n);
 	}
